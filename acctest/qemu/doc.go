@@ -1,0 +1,29 @@
+// Package qemu is the acceptance-test harness that boots a disk image under
+// QEMU with OVMF (UEFI) firmware and talks to the guest over its serial
+// console and SSH.
+//
+// It exists so the "boot proof" tests can show that a disk the builder
+// wrote really boots, upgrades and resets, rather than only passing
+// structural checks. The base disk is never modified: every VM runs on a
+// qcow2 copy-on-write overlay in a private temporary directory, with its
+// own writable copy of the OVMF variable store, so one built disk can be
+// booted by many tests.
+//
+// Design points:
+//   - Acceleration: KVM is used only when a probe boot of OVMF under KVM
+//     produces serial output (on some hosts /dev/kvm exists but KVM hangs
+//     or aborts); the probe runs once per process. Otherwise TCG.
+//   - Serial: the guest's first serial port goes to Options.Log and to an
+//     in-memory line buffer that WaitFor scans. ANSI escape sequences and
+//     carriage returns are stripped from the buffered lines (not from the
+//     log file).
+//   - Network: QEMU user-mode networking. Host port forwarding on a free
+//     loopback port reaches the guest's sshd; the guest reaches services
+//     on the host's loopback (such as the test registry) at 10.0.2.2.
+//   - SSH pins the guest's host key; it never accepts an unknown key.
+//   - Guest reboots are allowed (no -no-reboot), so upgrade and reset
+//     flows can be followed across reboots.
+//   - QEMU runs in its own process group; Close (and context
+//     cancellation) kill the whole group, and StartT registers Close with
+//     t.Cleanup so nothing outlives a failing test.
+package qemu
