@@ -176,13 +176,18 @@ func (in *Inspector) glob(pattern string) []string {
 
 func (in *Inspector) childrenOf(dir string) []string {
 	if in.children == nil {
+		// Parents may exist only implicitly (a layer that carries
+		// usr/lib/grub/x86_64-efi/x.mod but no entry for usr/lib/grub),
+		// so every ancestor of every path is a directory here.
 		in.children = map[string][]string{}
+		seen := map[string]bool{}
 		for p := range in.nodes {
-			if p == "." {
-				continue
+			for p != "." && !seen[p] {
+				seen[p] = true
+				d := path.Dir(p)
+				in.children[d] = append(in.children[d], path.Base(p))
+				p = d
 			}
-			d := path.Dir(p)
-			in.children[d] = append(in.children[d], path.Base(p))
 		}
 		for _, c := range in.children {
 			sort.Strings(c)

@@ -21,6 +21,8 @@ type Report struct {
 	Kernel        string // resolved path of the kernel the toolkit would pick
 	KernelVersion string // the /lib/modules directory matching it
 	Initrd        string // resolved path of the initrd
+	KernelSize    int64
+	InitrdSize    int64
 	GrubCfg       File
 	Bootargs      File
 	Shim          File
@@ -168,6 +170,7 @@ func (in *Inspector) kernel(r *Report, miss *MissingError) {
 			break
 		}
 	}
+	r.KernelSize, r.InitrdSize = in.nodes[r.Kernel].size, in.nodes[r.Initrd].size
 	if r.Initrd == "" {
 		miss.Parts = append(miss.Parts, MissingPart{What: "initrd", Searched: slashed(initrdPatterns)})
 	}

@@ -1,0 +1,16 @@
+// Package installer turns an Elemental derivative image into a bootable
+// disk: the one package the Packer builders and the Terraform provider call.
+//
+// Run takes a Spec and returns a Result. It reads the image twice: a first
+// pass over the layers records only headers (sizes, names, links) plus the
+// few small boot files, so the generation is detected, every missing part is
+// reported and every partition is sized before anything is written; the
+// second pass streams file data once into every filesystem image at its
+// final offset in a sparse raw disk (the snapshot or active/passive images,
+// the recovery image, the kernel and initrd of recovery). Nothing is
+// unpacked to a directory, nothing is mounted, and no external tool runs.
+//
+// Outputs appear only when complete: the disk is assembled under a temporary
+// name in the output directory and renamed at the end; on error or
+// cancellation every temporary file is removed.
+package installer

@@ -1,0 +1,114 @@
+package installer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/elemental-suite/elemental/internal/ext4"
+	"github.com/elemental-suite/elemental/internal/inspect"
+	"github.com/elemental-suite/elemental/internal/layout"
+	"github.com/elemental-suite/elemental/internal/rootfs"
+	"github.com/elemental-suite/elemental/internal/squashfs"
+)
+
+// build carries one disk build from planning to output.
+type build struct {
+	spec   Spec
+	insp   *Inspection
+	o      *options
+	time   time.Time
+	seed   seed
+	plan   *layout.Plan
+	sysImg int64 // size of the system image (v2 snapshot, v1 active/passive)
+	recImg int64 // space reserved for the recovery image
+	oemEnv []byte
+
+	rawPath string // the assembled raw disk (temporary name until emit)
+}
+
+const (
+	// smallFiles sizes a partition's own small files (state.yaml, grubenv,
+	// cloud-configs, bootargs.cfg, GRUB files) generously.
+	smallFiles = 16 << 20
+	// headroom is the spare room every auto-sized partition gets on top of
+	// what upgrades need.
+	headroom = 64 << 20
+)
+
+func newBuild(spec Spec, insp *Inspection, o *options) (*build, error) {
+	r := insp.Report
+	b := &build{spec: spec, insp: insp, o: o, seed: seed(insp.Digest)}
+	b.time = buildTime(spec.SourceDateEpoch, insp.Created)
+	env, err := oemEnv(r, spec.GrubEntryName)
+	if err != nil {
+		return nil, err
+	}
+	b.oemEnv = env
+
+	b.sysImg = roundMiB(ext4.MinSize(insp.Stats, b.systemOptions("")))
+	if spec.RecoveryFS == "squashfs" {
+		b.recImg = roundMiB(squashfs.MaxSize(insp.Stats, b.squashOptions()))
+	} else {
+		b.recImg = b.sysImg
+	}
+	kernelBytes := int64(0)
+	if r.Generation == inspect.V2 {
+		kernelBytes = r.KernelSize + r.InitrdSize
+	}
+	part := ext4.Options{Kind: ext4.KindExt4, Journal: true}
+	need := func(files int64, data int64) int64 {
+		return ext4.MinSize(rootfs.Stats{Entries: files + 8, Dirs: 8, Files: files, DataBytes: data + smallFiles,
+			DataBlocks: (data+smallFiles)/4096 + files + 8, NameBytes: 64 * (files + 8)}, part)
+	}
+	req := layout.Request{
+		Need: map[string]int64{
+			layout.EFI: layout.DefaultEFISize, layout.OEM: layout.DefaultOEMSize,
+			layout.Persistent: layout.DefaultPersistentSize,
+		},
+		Headroom: map[string]int64{},
+		Fixed: map[string]int64{
+			layout.EFI: spec.Sizes.EFI, layout.OEM: spec.Sizes.OEM, layout.Recovery: spec.Sizes.Recovery,
+			layout.State: spec.Sizes.State, layout.Persistent: spec.Sizes.Persistent,
+		},
+		DiskSize: spec.DiskSize,
+	}
+	// Upgrades write the next image beside the current ones, so auto sizes
+	// leave room for one more system image on state (v1 keeps active and
+	// passive, v2 active plus one passive) and one more recovery set.
+	if r.Generation == inspect.V2 {
+		req.Need[layout.State] = need(1, b.sysImg)
+		req.Headroom[layout.State] = 2*b.sysImg + headroom
+	} else {
+		req.Need[layout.State] = need(2, 2*b.sysImg)
+		req.Headroom[layout.State] = b.sysImg + headroom
+	}
+	req.Need[layout.Recovery] = need(4, b.recImg+kernelBytes)
+	req.Headroom[layout.Recovery] = b.recImg + kernelBytes + headroom
+	b.plan, err = layout.Compute(req)
+	if err != nil {
+		return nil, fmt.Errorf("planning the disk for %s: %w", spec.Source, err)
+	}
+	return b, nil
+}
+
+func roundMiB(n int64) int64 { return (n + layout.MiB - 1) / layout.MiB * layout.MiB }
+
+// systemOptions are the options of a system image (v2 snapshot ext2
+// EL_SNAP1, v1 ext2 COS_ACTIVE/COS_PASSIVE, or an ext2 COS_SYSTEM recovery).
+func (b *build) systemOptions(label string) ext4.Options {
+	return ext4.Options{Kind: ext4.KindExt2, Label: label, UUID: b.seed.uuid("fs:" + label),
+		HashSeed: b.seed.uuid("hash:" + label), Time: b.time}
+}
+
+func (b *build) partOptions(label string) ext4.Options {
+	return ext4.Options{Kind: ext4.KindExt4, Journal: true, Label: label, UUID: b.seed.uuid("fs:" + label),
+		HashSeed: b.seed.uuid("hash:" + label), Time: b.time}
+}
+
+func (b *build) squashOptions() squashfs.Options {
+	c := squashfs.Gzip
+	if b.spec.SquashfsCompression == "xz" {
+		c = squashfs.XZ
+	}
+	return squashfs.Options{Compression: c, Time: b.time}
+}
