@@ -1,0 +1,105 @@
+package diskformat_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elemental-suite/elemental/internal/diskformat"
+)
+
+var testTime = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+type qemuInfo struct {
+	Format      string `json:"format"`
+	VirtualSize int64  `json:"virtual-size"`
+}
+
+func imgInfo(t *testing.T, qemuFmt, path string) qemuInfo {
+	t.Helper()
+	var info qemuInfo
+	out := run(t, "qemu-img", "info", "-f", qemuFmt, "--output=json", path)
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatalf("parsing qemu-img info: %v\n%s", err, out)
+	}
+	return info
+}
+
+// TestQemuFormats converts a 3 GiB sparse disk and has qemu-img check the
+// image, report its virtual size and compare it with the raw disk.
+func TestQemuFormats(t *testing.T) {
+	needTool(t, "qemu-img")
+	dir := t.TempDir()
+	raw := makeRaw(t, dir, bigSize, bigSpans(), 1)
+	tests := []struct {
+		name     string
+		format   diskformat.Format
+		qemuFmt  string
+		check    bool
+		wantSize int64
+	}{
+		{name: "raw", format: diskformat.FormatRaw, qemuFmt: "raw", wantSize: bigSize},
+		{name: "qcow2", format: diskformat.FormatQCOW2, qemuFmt: "qcow2", check: true, wantSize: bigSize},
+		{name: "vhd", format: diskformat.FormatVHD, qemuFmt: "vpc", wantSize: 3 * gib},
+		{name: "vmdk", format: diskformat.FormatVMDK, qemuFmt: "vmdk", check: true, wantSize: bigSize},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img := filepath.Join(dir, "out"+tt.format.Ext())
+			opts := diskformat.Options{Time: testTime, Seed: "test", Workers: 2}
+			if err := diskformat.ConvertFile(context.Background(), raw, tt.format, img, opts); err != nil {
+				t.Fatal(err)
+			}
+			if tt.check {
+				run(t, "qemu-img", "check", "-f", tt.qemuFmt, img)
+			}
+			info := imgInfo(t, tt.qemuFmt, img)
+			if info.Format != tt.qemuFmt || info.VirtualSize != tt.wantSize {
+				t.Errorf("qemu-img info = %+v, want format %s size %d", info, tt.qemuFmt, tt.wantSize)
+			}
+			run(t, "qemu-img", "compare", "-f", "raw", "-F", tt.qemuFmt, raw, img)
+			if tt.format == diskformat.FormatRaw || tt.format == diskformat.FormatVHD {
+				assertSparse(t, img, 64*mib)
+			}
+		})
+	}
+}
+
+// assertSparse fails when path occupies more than limit bytes on disk.
+func assertSparse(t *testing.T, path string, limit int64) {
+	t.Helper()
+	used := diskUsage(t, path)
+	if used > limit {
+		t.Errorf("%s uses %d bytes on disk, want at most %d (holes not kept)", path, used, limit)
+	}
+}
+
+// TestQemuDetectsCorruption makes sure the qemu-img checks above can fail:
+// a flipped data byte must make compare report a difference.
+func TestQemuDetectsCorruption(t *testing.T) {
+	needTool(t, "qemu-img")
+	dir := t.TempDir()
+	raw := makeRaw(t, dir, 64*mib, []span{{off: 0, n: 2 * mib}}, 2)
+	img := filepath.Join(dir, "out.qcow2")
+	if err := diskformat.ConvertFile(context.Background(), raw, diskformat.FormatQCOW2, img, diskformat.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	b := []byte{0}
+	_, _ = f.ReadAt(b, fi.Size()-1000)
+	b[0] ^= 0xff
+	_, _ = f.WriteAt(b, fi.Size()-1000)
+	f.Close()
+	out, err := execOutput("qemu-img", "compare", "-f", "raw", "-F", "qcow2", raw, img)
+	if err == nil || !strings.Contains(out, "mismatch") {
+		t.Errorf("qemu-img compare after corruption: err=%v out=%q, want a difference", err, out)
+	}
+}
