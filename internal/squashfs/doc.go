@@ -1,0 +1,36 @@
+// Package squashfs writes squashfs 4.0 images from a stream of
+// rootfs entries, for the Elemental recovery image (recovery.img).
+//
+// Why our own writer: go-diskfs's squashfs writer builds an image from a
+// directory workspace on disk, so the whole tree would have to be unpacked
+// first, and no maintained Go library writes squashfs from a stream. The
+// installer reads an image's layers once and fans the entries out to
+// every filesystem writer (see internal/rootfs), so this writer must take
+// entries as they come, in any order of parents and children, and never
+// hold file data beyond a bounded number of in-flight blocks.
+//
+// The output follows the on-disk format documented in the Linux kernel
+// (fs/squashfs, Documentation/filesystems/squashfs.rst) and
+// squashfs-tools. Only gzip (a zlib stream, as squashfs calls it) and xz
+// (LZMA2, CRC32 check, no BCJ filter, dictionary = block size) are
+// offered, because GRUB's squash4 module must be able to loop-mount the
+// recovery image (disk contract §2.1 and §3.3).
+//
+// Layout choices:
+//   - Data blocks are compressed in parallel but written strictly in
+//     stream order, so output bytes never depend on scheduling. A block
+//     is stored uncompressed when compression does not shrink it, and an
+//     all-zero full block becomes a sparse block (size 0, nothing
+//     written).
+//   - The tail end of every file (size mod block size) is packed into
+//     shared fragment blocks.
+//   - Inode, directory, fragment, id and xattr tables are built in memory
+//     (they grow with the number of entries, not with file data) and
+//     written after the data by Close, which then writes the superblock.
+//   - There is no export (NFS lookup) table and no duplicate detection.
+//   - Inodes are numbered in the order they are written: a directory's
+//     children before the directory, the root last, like mksquashfs.
+//   - Xattrs outside the user., trusted. and security. namespaces (for
+//     example system.posix_acl_access) cannot be expressed in squashfs
+//     4.0 and are dropped, as mksquashfs does.
+package squashfs

@@ -1,0 +1,99 @@
+package squashfs
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Compression selects the compressor of data and metadata blocks.
+type Compression int
+
+// Compressors GRUB and the kernel can read. The zero value,
+// CompressionUnknown, means Gzip when given in Options.
+const (
+	CompressionUnknown Compression = iota
+	Gzip
+	XZ
+)
+
+func (c Compression) String() string {
+	switch c {
+	case CompressionUnknown:
+		return "unknown"
+	case Gzip:
+		return "gzip"
+	case XZ:
+		return "xz"
+	}
+	return fmt.Sprintf("compression(%d)", int(c))
+}
+
+// id is the compressor id stored in the superblock.
+func (c Compression) id() uint16 {
+	if c == XZ {
+		return 4
+	}
+	return 1 // gzip (zlib)
+}
+
+// DefaultBlockSize is the data block size used when Options.BlockSize is
+// zero; it matches upstream elemental's "mksquashfs -b 1024k".
+const DefaultBlockSize = 1 << 20
+
+const (
+	minBlockSize = 4 << 10
+	maxBlockSize = 1 << 20
+)
+
+// Options configure a Writer.
+type Options struct {
+	// Compression defaults to Gzip when zero (CompressionUnknown).
+	Compression Compression
+	// BlockSize is the data block size in bytes: a power of two from
+	// 4 KiB to 1 MiB. Zero means DefaultBlockSize.
+	BlockSize int
+	// Time is the superblock's creation time and the modification time
+	// of directories created implicitly. The zero Time is stored as the
+	// Unix epoch.
+	Time time.Time
+	// Workers is the number of parallel compression workers; zero or
+	// less means runtime.NumCPU(). The output does not depend on it.
+	Workers int
+}
+
+// withDefaults fills zero fields and validates the rest.
+func (o Options) withDefaults() (Options, error) {
+	switch o.Compression {
+	case CompressionUnknown:
+		o.Compression = Gzip
+	case Gzip, XZ:
+	default:
+		return o, fmt.Errorf("squashfs options: unsupported compression %v", o.Compression)
+	}
+	if o.BlockSize == 0 {
+		o.BlockSize = DefaultBlockSize
+	}
+	if o.BlockSize < minBlockSize || o.BlockSize > maxBlockSize || o.BlockSize&(o.BlockSize-1) != 0 {
+		return o, fmt.Errorf("squashfs options: block size %d is not a power of two from 4 KiB to 1 MiB", o.BlockSize)
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	return o, nil
+}
+
+// unixTime clamps t to the unsigned 32-bit seconds squashfs stores.
+func unixTime(t time.Time) uint32 {
+	if t.IsZero() {
+		return 0
+	}
+	s := t.Unix()
+	switch {
+	case s < 0:
+		return 0
+	case s > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(s)
+}
