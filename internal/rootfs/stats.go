@@ -15,7 +15,8 @@ type Stats struct {
 	Others    int64 // devices, fifos, sockets
 	// DataBytes is the sum of regular file sizes.
 	DataBytes int64
-	// DataBlocks is the sum over regular files of ceil(size/4096).
+	// DataBlocks is the sum over regular files of ceil(size/4096), minus
+	// the 4 KiB blocks that are all zeros (the holes a writer leaves out).
 	DataBlocks int64
 	// NameBytes is the sum of the lengths of every entry's base name.
 	NameBytes int64
@@ -43,7 +44,7 @@ func (c *Counter) Add(e *Entry) (io.WriteCloser, error) {
 		s.Files++
 		s.DataBytes += e.Size
 		s.DataBlocks += (e.Size + 4095) / 4096
-		return Discard(), nil
+		return &holeCounter{stats: s}, nil
 	case TypeHardlink:
 		s.Hardlinks++
 	case TypeSymlink:
@@ -53,6 +54,56 @@ func (c *Counter) Add(e *Entry) (io.WriteCloser, error) {
 		s.Others++
 	}
 	return nil, nil
+}
+
+// holeCounter takes the all-zero 4 KiB blocks of a file off DataBlocks,
+// so a sparse file is sized by its data, not its length.
+type holeCounter struct {
+	stats *Stats
+	buf   [4096]byte
+	n     int
+}
+
+func (h *holeCounter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		c := copy(h.buf[h.n:], p)
+		h.n += c
+		p = p[c:]
+		if h.n == len(h.buf) {
+			h.block()
+		}
+	}
+	return total, nil
+}
+
+func (h *holeCounter) block() {
+	if allZero(h.buf[:h.n]) {
+		h.stats.DataBlocks--
+	}
+	h.n = 0
+}
+
+func (h *holeCounter) Close() error {
+	if h.n > 0 {
+		h.block()
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Add returns the sum of s and o, for sizing a filesystem that holds both.
