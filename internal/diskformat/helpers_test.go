@@ -3,6 +3,7 @@ package diskformat_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ const (
 type span struct {
 	off, n int64
 	zero   bool
+	text   bool // compressible log-like lines instead of random bytes
 }
 
 // bigSize is 3 GiB apparent, not MiB aligned (a multiple of 512).
@@ -60,7 +62,10 @@ func makeRaw(t testing.TB, dir string, size int64, spans []span, seed uint64) st
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	for _, s := range spans {
 		b := make([]byte, s.n)
-		if !s.zero {
+		switch {
+		case s.text:
+			fillText(b, rng)
+		case !s.zero:
 			for i := range b {
 				b[i] = byte(rng.Uint32())
 			}
@@ -123,3 +128,12 @@ func (c *countdownCtx) Err() error {
 }
 
 func isCanceled(err error) bool { return errors.Is(err, context.Canceled) }
+
+// fillText fills b with log-like lines that deflate to about a quarter.
+func fillText(b []byte, rng *rand.Rand) {
+	var line []byte
+	for i := 0; i < len(b); i += copy(b[i:], line) {
+		line = fmt.Appendf(line[:0], "%08d kernel: eth%d link up %d Mbps id=%x\n",
+			i, rng.IntN(4), 10<<rng.IntN(4), rng.Uint32())
+	}
+}
