@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/elemental-suite/elemental/internal/rootfs"
 )
 
 // Compression selects the compressor of data and metadata blocks.
@@ -96,4 +98,30 @@ func unixTime(t time.Time) uint32 {
 		return 1<<32 - 1
 	}
 	return uint32(s)
+}
+
+// MaxSize returns an upper bound on the size of an image (as Close
+// returns it) holding a tree with these stats, assuming incompressible
+// data and worst-case metadata, so that space can be reserved before
+// writing. The stats must count every directory of the tree except,
+// optionally, the root; parents created implicitly are not accounted for.
+func MaxSize(s rootfs.Stats, opts Options) int64 {
+	bs := int64(minBlockSize)
+	if o, err := opts.withDefaults(); err == nil {
+		bs = int64(o.BlockSize)
+	}
+	entries := s.Entries + 1 // the root may be implicit
+	blocks := s.DataBytes/bs + s.Files
+	dirTable := entries*(12+8) + s.NameBytes // a header per entry at worst
+	dirIndex := (dirTable/metaSize + s.Dirs + 1) * (12 + maxNameLen)
+	inodes := entries*56 + blocks*4 + s.SymlinkBytes + dirIndex // 56: extended file inode
+	frags := (s.Files + 1) * 16                                 // at most a fragment block per file
+	ids := min(2*entries+1, 1<<16) * 4
+	xattrKV := 3 * s.XattrBytes // 8 bytes of header per pair of at least 6 bytes
+	xattrIDs := entries * 16
+	size := int64(superblockSize) + s.DataBytes + 16
+	for _, t := range []int64{inodes, dirTable, frags, ids, xattrKV, xattrIDs} {
+		size += t + (t/metaSize+1)*(2+8) // block headers and index entries
+	}
+	return (size + imageAlignment - 1) / imageAlignment * imageAlignment
 }
