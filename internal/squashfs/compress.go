@@ -17,13 +17,18 @@ const gzipLevel = 6
 var errNoGain = errors.New("compressed data is not smaller")
 
 // boundedBuf collects compressed bytes and fails once they reach limit.
+// The failure is sticky and checked by finish, because a compressor may
+// drop a write error (ulikunitz/xz can, near the limit) and go
+// on writing.
 type boundedBuf struct {
-	b     []byte
-	limit int
+	b      []byte
+	limit  int
+	failed bool
 }
 
 func (w *boundedBuf) Write(p []byte) (int, error) {
-	if len(w.b)+len(p) >= w.limit {
+	if w.failed || len(w.b)+len(p) >= w.limit {
+		w.failed = true
 		return 0, errNoGain
 	}
 	w.b = append(w.b, p...)
@@ -70,7 +75,7 @@ func (z *zlibCompressor) compress(dst, src []byte) ([]byte, bool, error) {
 	if err == nil {
 		err = z.zw.Close()
 	}
-	return finish(z.buf.b, err)
+	return finish(&z.buf, err)
 }
 
 type xzCompressor struct {
@@ -87,12 +92,13 @@ func (x *xzCompressor) compress(dst, src []byte) ([]byte, bool, error) {
 	if err == nil {
 		err = xw.Close()
 	}
-	return finish(x.buf.b, err)
+	return finish(&x.buf, err)
 }
 
-func finish(out []byte, err error) ([]byte, bool, error) {
+func finish(buf *boundedBuf, err error) ([]byte, bool, error) {
+	out := buf.b
 	switch {
-	case errors.Is(err, errNoGain):
+	case buf.failed || errors.Is(err, errNoGain):
 		return out[:0], false, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("compressing block: %w", err)
