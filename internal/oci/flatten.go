@@ -63,6 +63,9 @@ func (f *flattener) add(ctx context.Context, hdr *tar.Header, data io.Reader, bu
 	if !ok {
 		return ErrUnsafePath
 	}
+	if strings.HasPrefix(p, whiteoutPrefix+whiteoutPrefix) && p != opaqueMarker {
+		return nil // AUFS metadata (.wh..wh.plnk/…) at the layer root
+	}
 	if strings.HasPrefix(path.Base(p), whiteoutPrefix) {
 		return f.addWhiteout(p)
 	}

@@ -3,6 +3,7 @@ package oci_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/elemental-suite/elemental/internal/imagetest"
 	"github.com/elemental-suite/elemental/internal/oci"
 	"github.com/elemental-suite/elemental/internal/rootfs"
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -93,7 +95,7 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 
 func (w *fileWriter) Close() error {
 	if w.n != w.want {
-		w.t.Errorf("%s: got %d bytes, entry says %d", w.g.Path, w.n, w.want)
+		return fmt.Errorf("%s: got %d bytes, entry says %d", w.g.Path, w.n, w.want)
 	}
 	return nil
 }
@@ -126,4 +128,12 @@ func walk(t *testing.T, ref string, opts oci.Options) (*oci.Source, *recorder, e
 	}
 	rec := newRecorder(t)
 	return src, rec, src.Walk(context.Background(), rec)
+}
+
+// authnBasic is a minimal authn.Authenticator for pushing to test
+// registries.
+type authnBasic struct{ user, pass string }
+
+func (a *authnBasic) Authorization() (*authn.AuthConfig, error) {
+	return &authn.AuthConfig{Username: a.user, Password: a.pass}, nil
 }

@@ -122,6 +122,9 @@ func Open(ctx context.Context, ref string, opts Options) (*Source, error) {
 		opts.Platform = DefaultPlatform
 	}
 	want, err := v1.ParsePlatform(opts.Platform)
+	if err == nil && (want.OS == "" || want.Architecture == "") {
+		err = errors.New("want os/arch[/variant]")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parsing platform %q: %w", opts.Platform, err)
 	}
