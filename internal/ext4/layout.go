@@ -73,7 +73,7 @@ func (l *layout) setInodes(size int64, o Options) error {
 	want := o.Inodes
 	if want == 0 {
 		ratio := int64(16384)
-		if size < 512<<20 {
+		if l.blocks*l.bs < 512<<20 {
 			ratio = 4096
 		}
 		want = l.blocks * l.bs / ratio

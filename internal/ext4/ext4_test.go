@@ -1,0 +1,156 @@
+package ext4_test
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/elemental-suite/elemental/internal/ext4"
+)
+
+func TestImages(t *testing.T) {
+	needTool(t, "e2fsck", "debugfs", "dumpe2fs")
+	cases := []struct {
+		name     string
+		kind     ext4.Kind
+		journal  bool
+		bs       int
+		size     int64
+		huge     bool
+		features string
+	}{
+		{name: "ext2", kind: ext4.KindExt2, size: 200 << 20, huge: true,
+			features: "ext_attr filetype sparse_super large_file"},
+		{name: "ext4", kind: ext4.KindExt4, size: 200 << 20, huge: true,
+			features: "ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
+		{name: "ext4 journal", kind: ext4.KindExt4, journal: true, size: 300 << 20, huge: true,
+			features: "has_journal ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
+		{name: "ext2 1k blocks", kind: ext4.KindExt2, bs: 1024, size: 40 << 20,
+			features: "ext_attr filetype sparse_super large_file"},
+		{name: "ext4 2k blocks journal", kind: ext4.KindExt4, journal: true, bs: 2048, size: 50 << 20,
+			features: "has_journal ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			opts := testOptions(tc.kind, tc.journal)
+			opts.BlockSize = tc.bs
+			its := tree(tc.huge)
+			img := build(t, tc.size, opts, its)
+			fsck(t, img)
+			checkSuper(t, img, opts, tc.features)
+			checkTree(t, img, expectations(its, true))
+			if tc.huge {
+				checkSparse(t, img, opts)
+			}
+		})
+	}
+}
+
+func field(t *testing.T, dump, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `:\s+(.*)$`).FindStringSubmatch(dump)
+	if m == nil {
+		t.Fatalf("dumpe2fs has no %q", name)
+	}
+	return strings.TrimSpace(m[1])
+}
+
+func checkSuper(t *testing.T, img string, opts ext4.Options, features string) {
+	h := run(t, "dumpe2fs", "-h", img)
+	bs := opts.BlockSize
+	if bs == 0 {
+		bs = 4096
+	}
+	for name, want := range map[string]string{
+		"Filesystem volume name": opts.Label,
+		"Filesystem UUID":        opts.UUID.String(),
+		"Filesystem features":    features,
+		"Filesystem state":       "clean",
+		"Block size":             fmt.Sprint(bs),
+		"Inode size":             "256",
+		"Directory Hash Seed":    opts.HashSeed.String(),
+	} {
+		if got := field(t, h, name); got != want {
+			t.Errorf("dumpe2fs %s = %q, want %q", name, got, want)
+		}
+	}
+	// Free counts: the superblock totals must equal the sums over groups
+	// that dumpe2fs prints, and leave real room.
+	full := run(t, "dumpe2fs", img)
+	var fb, fi int64
+	for _, m := range regexp.MustCompile(`(\d+) free blocks, (\d+) free inodes`).FindAllStringSubmatch(full, -1) {
+		fb += atoi(m[1])
+		fi += atoi(m[2])
+	}
+	if got := atoi(field(t, h, "Free blocks")); got != fb || got == 0 {
+		t.Errorf("free blocks %d, groups sum to %d", got, fb)
+	}
+	if got := atoi(field(t, h, "Free inodes")); got != fi || got == 0 {
+		t.Errorf("free inodes %d, groups sum to %d", got, fi)
+	}
+	if opts.Journal {
+		if got := field(t, h, "Journal inode"); got != "8" {
+			t.Errorf("journal inode %s", got)
+		}
+	}
+}
+
+// checkSparse verifies the multi-GiB sparse files: few blocks allocated,
+// data where it was written (read through debugfs bmap from the image),
+// holes elsewhere.
+func checkSparse(t *testing.T, img string, opts ext4.Options) {
+	bs := int64(4096)
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	its := map[string]item{}
+	for _, it := range tree(true) {
+		its[it.e.Path] = it
+	}
+	for _, tc := range []struct {
+		path      string
+		maxBlocks int64
+		probes    []int64 // logical blocks to compare
+		holes     []int64
+	}{
+		{"data/sparse-3g", 600, []int64{0, 255, 3 << 17, 3<<17 + 255, 3<<18 - 1}, []int64{256, 3<<17 - 1, 3<<17 + 256, 3<<18 - 26}},
+		{"data/sparse-5g", 8, []int64{5 << 18, 5<<18 + 3}, []int64{0, 1 << 20, 5<<18 - 1}},
+	} {
+		st := debugfs(t, img, "stat "+tc.path)
+		m := statRE["links"].FindStringSubmatch(st)
+		if m == nil || atoi(m[2]) > tc.maxBlocks*bs/512 {
+			t.Errorf("%s: blockcount %v, want at most %d blocks", tc.path, m, tc.maxBlocks)
+		}
+		content := its[tc.path].data()
+		sp := content.(*sparse)
+		for _, l := range append(tc.probes, tc.holes...) {
+			out := debugfs(t, img, fmt.Sprintf("bmap %s %d", tc.path, l))
+			phys := atoi(strings.TrimSpace(out))
+			want := make([]byte, bs)
+			sp.off = l * bs
+			sp.Read(want)
+			got := make([]byte, bs)
+			if phys != 0 {
+				f.ReadAt(got, phys*bs)
+			}
+			isHole := slicesContains(tc.holes, l)
+			if isHole != (phys == 0) || string(got) != string(want) {
+				t.Errorf("%s: logical block %d at %d (hole wanted %v): content matches %v", tc.path, l, phys, isHole, string(got) == string(want))
+			}
+		}
+	}
+}
+
+func slicesContains(s []int64, v int64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
