@@ -15,6 +15,7 @@ import (
 	"github.com/elemental-suite/elemental/internal/rootfs"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // got is what a test sink saw for one entry.
@@ -137,3 +138,5 @@ type authnBasic struct{ user, pass string }
 func (a *authnBasic) Authorization() (*authn.AuthConfig, error) {
 	return &authn.AuthConfig{Username: a.user, Password: a.pass}, nil
 }
+
+func withAuth(user, pass string) remote.Option { return remote.WithAuth(&authnBasic{user, pass}) }
