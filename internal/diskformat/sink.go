@@ -7,9 +7,11 @@ import (
 	"os"
 )
 
-// sink is the output side of a conversion. It counts bytes and turns runs
-// of zeros into holes when the destination is a seekable file with nothing
-// after the current position; otherwise it writes the zeros.
+// sink is the output side of a conversion. It counts bytes and, when the
+// destination is a regular file with nothing after the current position,
+// turns zero runs (explicit ones and zero 4 KiB pieces of written data)
+// into holes; otherwise it writes every byte. The bytes are the same
+// either way.
 type sink struct {
 	w       io.Writer
 	f       *os.File // non-nil when zeros may be skipped by seeking
@@ -37,8 +39,45 @@ func seekableAtEnd(f *os.File) bool {
 	return err == nil && pos >= fi.Size()
 }
 
+// holeGrain is the granularity at which written data is checked for zeros.
+const holeGrain = 4 * kib
+
 // Write implements io.Writer.
 func (s *sink) Write(p []byte) (int, error) {
+	if s.f == nil {
+		return s.write(p)
+	}
+	n := len(p)
+	for len(p) > 0 {
+		// Split p into a data run and the zero run after it, in pieces
+		// aligned to the output offset so holes match fs blocks.
+		data, zeros, off := 0, 0, s.off
+		for data+zeros < len(p) {
+			k := min(len(p)-data-zeros, int(holeGrain-(off+int64(data+zeros))%holeGrain))
+			z := isZero(p[data+zeros : data+zeros+k])
+			if !z && zeros > 0 {
+				break
+			}
+			if z {
+				zeros += k
+			} else {
+				data += k
+			}
+		}
+		if _, err := s.write(p[:data]); err != nil {
+			return n - len(p), err
+		}
+		s.pending += int64(zeros)
+		s.off += int64(zeros)
+		p = p[data+zeros:]
+	}
+	return n, nil
+}
+
+func (s *sink) write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if err := s.seekPending(); err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package diskformat
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -20,6 +21,7 @@ const (
 	vmdkGrain         = vmdkGrainSectors * 512
 	vmdkGTEs          = 512
 	vmdkGTSectors     = vmdkGTEs * 4 / 512
+	vmdkDescSectors   = 20  // descriptor space, as VMware's tools reserve
 	vmdkOverhead      = 128 // sectors before the first grain
 	vmdkGDAtEnd       = ^uint64(0)
 	vmdkDeflate       = 1
@@ -52,12 +54,19 @@ func vmdkHeader(capacity, descSectors, gdOffset uint64) []byte {
 	return b
 }
 
-// vmdkDescriptor is the embedded text descriptor, padded to sectors.
-func vmdkDescriptor(capacity uint64, seed string) []byte {
+// vmdkDescriptor is the embedded text descriptor, padded to
+// vmdkDescSectors so that tools which add keys in place have room. The keys
+// follow VMware's open-vmdk; ddb.toolsVersion "2147483647" (tools provided
+// by the host) is what vSphere expects when it imports an OVA.
+func vmdkDescriptor(capacity uint64, seed string) ([]byte, error) {
 	cid := crc32.ChecksumIEEE(fmt.Appendf(nil, "%s\x00%d", seed, capacity))
-	cyl := min(capacity/(255*63), 65535)
+	if cid >= 0xfffffffe { // reserved values
+		cid = 0
+	}
+	long := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00long", seed, capacity))
 	d := fmt.Appendf(nil, `# Disk DescriptorFile
 version=1
+encoding="UTF-8"
 CID=%08x
 parentCID=ffffffff
 createType="streamOptimized"
@@ -68,14 +77,18 @@ RW %d SPARSE "disk.vmdk"
 # The Disk Data Base
 #DDB
 
-ddb.adapterType = "lsilogic"
+ddb.longContentID = "%x"
+ddb.virtualHWVersion = "4"
 ddb.geometry.cylinders = "%d"
 ddb.geometry.heads = "255"
 ddb.geometry.sectors = "63"
-ddb.longContentID = "%08x%08x%08x%08x"
-ddb.virtualHWVersion = "4"
-`, cid, capacity, cyl, cid, cid^0x5a5a5a5a, cid^0xa5a5a5a5, ^cid)
-	return append(d, make([]byte, alignUp(int64(len(d)), 512)-int64(len(d)))...)
+ddb.adapterType = "lsilogic"
+ddb.toolsVersion = "2147483647"
+`, cid, capacity, long[:16], min(ceilDiv(int64(capacity), 255*63), 65535))
+	if len(d) > vmdkDescSectors*512 {
+		return nil, fmt.Errorf("vmdk descriptor of %d bytes: %w", len(d), ErrTooLarge)
+	}
+	return append(d, make([]byte, vmdkDescSectors*512-len(d))...), nil
 }
 
 // vmdkMarker is a metadata marker sector.
@@ -145,11 +158,11 @@ func (w *vmdkWriter) grain(off int64, g []byte) error {
 func writeVMDK(ctx context.Context, f *os.File, exts []Extent, dst io.Writer, opts Options) error {
 	capacity := uint64(ceilDiv(extentsSize(exts), 512))
 	gdEntries := max(1, ceilDiv(int64(capacity), vmdkGrainSectors*vmdkGTEs))
-	desc := vmdkDescriptor(capacity, opts.Seed)
-	descSectors := uint64(len(desc) / 512)
-	if 1+descSectors > vmdkOverhead {
-		return fmt.Errorf("vmdk descriptor of %d bytes: %w", len(desc), ErrTooLarge)
+	desc, err := vmdkDescriptor(capacity, opts.Seed)
+	if err != nil {
+		return err
 	}
+	descSectors := uint64(vmdkDescSectors)
 	w := &vmdkWriter{s: newSink(dst), gt: make([]byte, vmdkGTEs*4), gd: make([]byte, alignUp(gdEntries*4, 512))}
 	if _, err := w.s.Write(vmdkHeader(capacity, descSectors, vmdkGDAtEnd)); err != nil {
 		return err
