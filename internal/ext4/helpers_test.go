@@ -97,7 +97,7 @@ var (
 	utf8Name  = "ünïcødé-名前-😀"
 	longLink  = "/" + strings.Repeat("very-long-target/", 6) + "end"
 	capValue  = []byte{0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} // cap_net_raw
-	bigXattr  = randBytes(7, 900) // too big for the inode, fits a 1 KiB block
+	bigXattr  = randBytes(7, 900)                                                     // too big for the inode, fits a 1 KiB block
 	aclAccess = []byte{2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 4, 0, 0xe8, 3, 0, 0,
 		4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff}
 )
@@ -152,7 +152,7 @@ func tree(withHuge bool) []item {
 	add(reg("data/unaligned", 0o644, 0, 0, randBytes(3, 4096*3+17)))
 	add(sparseFile("data/zeros", 1<<20))
 	if withHuge {
-		add(sparseFile("data/sparse-3g", 3<<30, seg{0, randBytes(4, 1 << 20)}, seg{3 << 29, randBytes(5, 1 << 20)}, seg{3<<30 - 100000, randBytes(6, 100000)}))
+		add(sparseFile("data/sparse-3g", 3<<30, seg{0, randBytes(4, 1<<20)}, seg{3 << 29, randBytes(5, 1<<20)}, seg{3<<30 - 100000, randBytes(6, 100000)}))
 		add(sparseFile("data/sparse-5g", 5<<30+12345, seg{5 << 30, randBytes(8, 12345)}))
 	}
 	root := other(".", rootfs.TypeDir, 0o755)
