@@ -193,8 +193,11 @@ func (w *Writer) writeMetadata() error {
 	boot := bootSector(w.g, &w.opts, w.label)
 	copy(reserved, boot)
 	if w.g.fatType == 32 {
-		free := uint32(int64(len(w.fat)) - int64(w.next))
-		info := fsInfo(free, w.next)
+		free, next := uint32(int64(len(w.fat))-int64(w.next)), w.next
+		if free == 0 {
+			next = 0xFFFFFFFF // unknown, as the specification allows
+		}
+		info := fsInfo(free, next)
 		copy(reserved[1*sectorSize:], info)
 		copy(reserved[6*sectorSize:], boot)
 		copy(reserved[7*sectorSize:], info)

@@ -82,3 +82,32 @@ func TestLongNameSlots(t *testing.T) {
 		t.Errorf("27 characters take %d slots, want 3", n)
 	}
 }
+
+// FuzzShortName checks that every name checkName accepts gets an alias
+// made of valid upper-case short-name bytes, without panicking.
+func FuzzShortName(f *testing.F) {
+	for _, s := range []string{"grub.cfg", ".a", "a b.c d", "é", "ABCDEFGH.IJK", "x.y.z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if checkName(name) != nil {
+			return
+		}
+		taken := map[shortName]bool{}
+		for range 12 {
+			sn, _, err := makeShortName(name, func(s shortName) bool { return taken[s] })
+			if err != nil {
+				return
+			}
+			for _, c := range sn {
+				if c < 0x20 || (c >= 'a' && c <= 'z') || strings.IndexByte(`"*+,./:;<=>?[\]|`, c) >= 0 {
+					t.Fatalf("alias %q of %q has byte %q", sn[:], name, c)
+				}
+			}
+			if taken[sn] {
+				t.Fatalf("alias %q of %q returned twice", sn[:], name)
+			}
+			taken[sn] = true
+		}
+	})
+}
