@@ -183,6 +183,7 @@ func (l *layout) place() error {
 		}
 		at := p
 		p += n
+		l.meta = append(l.meta, extent{at, n})
 		return at
 	}
 	for g := range l.groups {
@@ -197,8 +198,6 @@ func (l *layout) place() error {
 	if p > l.blocks {
 		return fmt.Errorf("group metadata needs %d blocks: %w", p, ErrNoSpace)
 	}
-	start := l.fdb + 1 + l.gdtBlocks
-	l.meta = append(l.meta, extent{start, p - start})
 	l.meta = mergeExtents(l.meta)
 	return nil
 }
