@@ -1,6 +1,7 @@
 package diskformat
 
 import (
+	"bytes"
 	"fmt"
 	"iter"
 	"os"
@@ -142,18 +143,8 @@ func (c *chunkReader) fill(off int64, buf []byte) error {
 	return nil
 }
 
-// isZero reports whether b holds only zero bytes.
+// isZero reports whether b holds only zero bytes: the first byte is zero
+// and every byte equals the next (one memcmp, no allocation).
 func isZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
+	return len(b) == 0 || (b[0] == 0 && bytes.Equal(b[:len(b)-1], b[1:]))
 }

@@ -20,6 +20,7 @@ import (
 func TestGCEWithGNUTar(t *testing.T) {
 	needTool(t, "tar")
 	needTool(t, "cmp")
+	needTool(t, "qemu-img")
 	if out, _ := execOutput("tar", "--version"); !strings.Contains(out, "GNU tar") {
 		t.Skipf("skipping: needs GNU tar, found %q", out)
 	}
@@ -28,16 +29,13 @@ func TestGCEWithGNUTar(t *testing.T) {
 		size     int64
 		spans    []span
 		wantReal int64
-		// qemu compares the 3 GiB case through SEEK_DATA; cmp would
-		// read 6 GiB of holes.
-		qemuCompare bool
 	}{
-		{name: "3GiB", size: bigSize, spans: bigSpans(), wantReal: 3 * gib, qemuCompare: true},
+		{name: "3GiB", size: bigSize, spans: bigSpans(), wantReal: 3 * gib},
 		{name: "base-256 numbers past 8 GiB", size: 8*gib + 512, spans: []span{{off: 8*gib - 10, n: 20}, {off: 8 * gib, n: 512}},
-			wantReal: 9 * gib, qemuCompare: true},
+			wantReal: 9 * gib},
 		{name: "extension headers", size: 5*mib + 333, spans: manySpans(100), wantReal: gib},
 		{name: "no data", size: 2 * mib, wantReal: gib},
-		{name: "exact GiB ending in data", size: gib, spans: []span{{off: gib - 4096, n: 4096}}, wantReal: gib, qemuCompare: true},
+		{name: "exact GiB ending in data", size: gib, spans: []span{{off: gib - 4096, n: 4096}}, wantReal: gib},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,13 +60,13 @@ func TestGCEWithGNUTar(t *testing.T) {
 			if fi.Size() != tt.wantReal {
 				t.Errorf("extracted size %d, want %d", fi.Size(), tt.wantReal)
 			}
-			if tt.qemuCompare {
-				needTool(t, "qemu-img")
-				run(t, "qemu-img", "compare", "-f", "raw", "-F", "raw", raw, got)
-			} else {
+			// cmp the raw disk's bytes where that is cheap; qemu-img
+			// compare goes through SEEK_DATA and also checks that the
+			// padding up to the GiB reads as zeros.
+			if tt.size <= 64*mib {
 				run(t, "cmp", "-n", strconv.FormatInt(tt.size, 10), raw, got)
-				assertZeroTail(t, got, tt.size)
 			}
+			run(t, "qemu-img", "compare", "-f", "raw", "-F", "raw", raw, got)
 			assertSparse(t, got, 64*mib)
 		})
 	}
@@ -81,18 +79,6 @@ func assertTarListing(t *testing.T, path string, wantSize int64) {
 	fields := strings.Fields(run(t, "tar", "-tvzf", path))
 	if len(fields) != 6 || fields[5] != "disk.raw" || fields[2] != strconv.FormatInt(wantSize, 10) || fields[1] != "root/root" {
 		t.Errorf("tar -tv = %q, want root/root disk.raw of %d bytes", fields, wantSize)
-	}
-}
-
-// assertZeroTail checks with cmp that path reads as zeros from off on.
-func assertZeroTail(t *testing.T, path string, off int64) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := fi.Size() - off; n > 0 {
-		run(t, "cmp", "-n", strconv.FormatInt(n, 10), "-i", strconv.FormatInt(off, 10)+":0", path, "/dev/zero")
 	}
 }
 
