@@ -45,9 +45,9 @@ func BenchmarkConvert(b *testing.B) {
 		name   string
 		format diskformat.Format
 	}{
-		{name: "gce", format: diskformat.FormatGCE},
-		{name: "vmdk", format: diskformat.FormatVMDK},
-		{name: "qcow2", format: diskformat.FormatQCOW2},
+		{name: "gce", format: diskformat.GCE},
+		{name: "vmdk", format: diskformat.VMDK},
+		{name: "qcow2", format: diskformat.QCOW2},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			b.SetBytes(data)

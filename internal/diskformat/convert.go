@@ -72,15 +72,15 @@ func Convert(ctx context.Context, raw *os.File, f Format, dst io.Writer, opts Op
 	}
 	var write func(context.Context, *os.File, []Extent, io.Writer, Options) error
 	switch f {
-	case FormatRaw:
+	case Raw:
 		write = writeRaw
-	case FormatQCOW2:
+	case QCOW2:
 		write = writeQCOW2
-	case FormatVHD:
+	case VHD:
 		write = writeVHD
-	case FormatVMDK:
+	case VMDK:
 		write = writeVMDK
-	case FormatGCE:
+	case GCE:
 		write = writeGCE
 	default:
 		return fmt.Errorf("converting %s to %s: %w", raw.Name(), f, ErrUnknownFormat)

@@ -45,11 +45,11 @@ func TestConvertDeterministic(t *testing.T) {
 		format     diskformat.Format
 		storesTime bool
 	}{
-		{name: "raw", format: diskformat.FormatRaw},
-		{name: "qcow2", format: diskformat.FormatQCOW2},
-		{name: "vhd", format: diskformat.FormatVHD, storesTime: true},
-		{name: "vmdk", format: diskformat.FormatVMDK},
-		{name: "gce", format: diskformat.FormatGCE, storesTime: true},
+		{name: "raw", format: diskformat.Raw},
+		{name: "qcow2", format: diskformat.QCOW2},
+		{name: "vhd", format: diskformat.VHD, storesTime: true},
+		{name: "vmdk", format: diskformat.VMDK},
+		{name: "gce", format: diskformat.GCE, storesTime: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,14 +77,14 @@ func TestConvertRawToWriter(t *testing.T) {
 	}
 	raw := openFile(t, path)
 	var got bytes.Buffer
-	if err := diskformat.Convert(context.Background(), raw, diskformat.FormatRaw, &got, diskformat.Options{}); err != nil {
+	if err := diskformat.Convert(context.Background(), raw, diskformat.Raw, &got, diskformat.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("raw stream differs from the raw file (len %d, want %d)", got.Len(), len(want))
 	}
 	got.Reset()
-	if err := diskformat.Convert(context.Background(), raw, diskformat.FormatVHD, &got, diskformat.Options{}); err != nil {
+	if err := diskformat.Convert(context.Background(), raw, diskformat.VHD, &got, diskformat.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	b := got.Bytes()
@@ -134,8 +134,8 @@ func TestConvertErrors(t *testing.T) {
 	}{
 		{name: "unknown format", format: diskformat.FormatUnknown, want: diskformat.ErrUnknownFormat},
 		{name: "out of range format", format: diskformat.Format(42), want: diskformat.ErrUnknownFormat},
-		{name: "gzip level", format: diskformat.FormatGCE, opts: diskformat.Options{GzipLevel: 10}, want: diskformat.ErrInvalidOption},
-		{name: "negative workers", format: diskformat.FormatVMDK, opts: diskformat.Options{Workers: -1}, want: diskformat.ErrInvalidOption},
+		{name: "gzip level", format: diskformat.GCE, opts: diskformat.Options{GzipLevel: 10}, want: diskformat.ErrInvalidOption},
+		{name: "negative workers", format: diskformat.VMDK, opts: diskformat.Options{Workers: -1}, want: diskformat.ErrInvalidOption},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,7 +146,7 @@ func TestConvertErrors(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	err := diskformat.ConvertFile(context.Background(), filepath.Join(dir, "missing.raw"), diskformat.FormatRaw, filepath.Join(dir, "o"), diskformat.Options{})
+	err := diskformat.ConvertFile(context.Background(), filepath.Join(dir, "missing.raw"), diskformat.Raw, filepath.Join(dir, "o"), diskformat.Options{})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("ConvertFile of a missing raw disk: %v, want os.ErrNotExist", err)
 	}
@@ -163,11 +163,11 @@ func TestFormatNames(t *testing.T) {
 		ext     string
 		wantErr bool
 	}{
-		{name: "raw", in: "raw", want: diskformat.FormatRaw, ext: ".raw"},
-		{name: "qcow2 upper", in: "QCOW2", want: diskformat.FormatQCOW2, ext: ".qcow2"},
-		{name: "vhd", in: " vhd ", want: diskformat.FormatVHD, ext: ".vhd"},
-		{name: "vmdk", in: "vmdk", want: diskformat.FormatVMDK, ext: ".vmdk"},
-		{name: "gce", in: "gce", want: diskformat.FormatGCE, ext: ".tar.gz"},
+		{name: "raw", in: "raw", want: diskformat.Raw, ext: ".raw"},
+		{name: "qcow2 upper", in: "QCOW2", want: diskformat.QCOW2, ext: ".qcow2"},
+		{name: "vhd", in: " vhd ", want: diskformat.VHD, ext: ".vhd"},
+		{name: "vmdk", in: "vmdk", want: diskformat.VMDK, ext: ".vmdk"},
+		{name: "gce", in: "gce", want: diskformat.GCE, ext: ".tar.gz"},
 		{name: "unknown", in: "vdi", wantErr: true},
 		{name: "empty", in: "", wantErr: true},
 	}

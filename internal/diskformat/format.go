@@ -11,28 +11,28 @@ type Format int
 // The supported formats.
 const (
 	FormatUnknown Format = iota
-	FormatRaw            // sparse raw copy
-	FormatQCOW2          // qcow2 version 3, 64 KiB clusters, uncompressed
-	FormatVHD            // fixed VHD, 1 MiB aligned (Azure)
-	FormatVMDK           // streamOptimized VMDK (VMware, OVA)
-	FormatGCE            // disk.raw in an oldgnu sparse tar, gzipped (GCE)
+	Raw                  // sparse raw copy
+	QCOW2                // qcow2 version 3, 64 KiB clusters, uncompressed
+	VHD                  // fixed VHD, 1 MiB aligned (Azure)
+	VMDK                 // streamOptimized VMDK (VMware, OVA)
+	GCE                  // disk.raw in an oldgnu sparse tar, gzipped (GCE)
 )
 
 var formatNames = [...]string{
 	FormatUnknown: "unknown",
-	FormatRaw:     "raw",
-	FormatQCOW2:   "qcow2",
-	FormatVHD:     "vhd",
-	FormatVMDK:    "vmdk",
-	FormatGCE:     "gce",
+	Raw:           "raw",
+	QCOW2:         "qcow2",
+	VHD:           "vhd",
+	VMDK:          "vmdk",
+	GCE:           "gce",
 }
 
 var formatExts = [...]string{
-	FormatRaw:   ".raw",
-	FormatQCOW2: ".qcow2",
-	FormatVHD:   ".vhd",
-	FormatVMDK:  ".vmdk",
-	FormatGCE:   ".tar.gz",
+	Raw:   ".raw",
+	QCOW2: ".qcow2",
+	VHD:   ".vhd",
+	VMDK:  ".vmdk",
+	GCE:   ".tar.gz",
 }
 
 // String returns the format's name as ParseFormat accepts it.
@@ -52,11 +52,11 @@ func (f Format) Ext() string {
 	return formatExts[f]
 }
 
-func (f Format) valid() bool { return f > FormatUnknown && f <= FormatGCE }
+func (f Format) valid() bool { return f > FormatUnknown && f <= GCE }
 
 // Formats lists every supported format in a stable order.
 func Formats() []Format {
-	return []Format{FormatRaw, FormatQCOW2, FormatVHD, FormatVMDK, FormatGCE}
+	return []Format{Raw, QCOW2, VHD, VMDK, GCE}
 }
 
 // ParseFormat parses a format name (case-insensitive): raw, qcow2, vhd,

@@ -43,7 +43,7 @@ func TestGCEWithGNUTar(t *testing.T) {
 			raw := makeRaw(t, dir, tt.size, tt.spans, 3)
 			out := filepath.Join(dir, "image.tar.gz")
 			opts := diskformat.Options{Time: testTime, Workers: 3}
-			if err := diskformat.ConvertFile(context.Background(), raw, diskformat.FormatGCE, out, opts); err != nil {
+			if err := diskformat.ConvertFile(context.Background(), raw, diskformat.GCE, out, opts); err != nil {
 				t.Fatal(err)
 			}
 			assertTarListing(t, out, tt.wantReal)
@@ -89,7 +89,7 @@ func TestGCEHeaderBytes(t *testing.T) {
 	raw := makeRaw(t, dir, 5*mib+333, manySpans(100), 4)
 	var buf bytes.Buffer
 	f := openFile(t, raw)
-	if err := diskformat.Convert(context.Background(), f, diskformat.FormatGCE, &buf, diskformat.Options{Time: testTime}); err != nil {
+	if err := diskformat.Convert(context.Background(), f, diskformat.GCE, &buf, diskformat.Options{Time: testTime}); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(buf.Bytes()))

@@ -42,10 +42,10 @@ func TestQemuFormats(t *testing.T) {
 		check    bool
 		wantSize int64
 	}{
-		{name: "raw", format: diskformat.FormatRaw, qemuFmt: "raw", wantSize: bigSize},
-		{name: "qcow2", format: diskformat.FormatQCOW2, qemuFmt: "qcow2", check: true, wantSize: bigSize},
-		{name: "vhd", format: diskformat.FormatVHD, qemuFmt: "vpc", wantSize: 3 * gib},
-		{name: "vmdk", format: diskformat.FormatVMDK, qemuFmt: "vmdk", check: true, wantSize: bigSize},
+		{name: "raw", format: diskformat.Raw, qemuFmt: "raw", wantSize: bigSize},
+		{name: "qcow2", format: diskformat.QCOW2, qemuFmt: "qcow2", check: true, wantSize: bigSize},
+		{name: "vhd", format: diskformat.VHD, qemuFmt: "vpc", wantSize: 3 * gib},
+		{name: "vmdk", format: diskformat.VMDK, qemuFmt: "vmdk", check: true, wantSize: bigSize},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +62,7 @@ func TestQemuFormats(t *testing.T) {
 				t.Errorf("qemu-img info = %+v, want format %s size %d", info, tt.qemuFmt, tt.wantSize)
 			}
 			run(t, "qemu-img", "compare", "-f", "raw", "-F", tt.qemuFmt, raw, img)
-			if tt.format == diskformat.FormatRaw || tt.format == diskformat.FormatVHD {
+			if tt.format == diskformat.Raw || tt.format == diskformat.VHD {
 				// Explicitly written zeros in the raw disk become holes too.
 				if got, in := diskUsage(t, img), diskUsage(t, raw); got >= in {
 					t.Errorf("%s uses %d bytes on disk, want less than the raw disk's %d", img, got, in)
@@ -88,7 +88,7 @@ func TestQemuDetectsCorruption(t *testing.T) {
 	dir := t.TempDir()
 	raw := makeRaw(t, dir, 64*mib, []span{{off: 0, n: 2 * mib}}, 2)
 	img := filepath.Join(dir, "out.qcow2")
-	if err := diskformat.ConvertFile(context.Background(), raw, diskformat.FormatQCOW2, img, diskformat.Options{}); err != nil {
+	if err := diskformat.ConvertFile(context.Background(), raw, diskformat.QCOW2, img, diskformat.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.OpenFile(img, os.O_RDWR, 0)

@@ -29,7 +29,7 @@ func TestVHDSizes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := makeRaw(t, t.TempDir(), tt.size, nil, 13)
 			ours := filepath.Join(dir, "ours.vhd")
-			if err := diskformat.ConvertFile(context.Background(), raw, diskformat.FormatVHD, ours, diskformat.Options{}); err != nil {
+			if err := diskformat.ConvertFile(context.Background(), raw, diskformat.VHD, ours, diskformat.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			theirs := filepath.Join(dir, "qemu.vhd")
