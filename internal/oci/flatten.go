@@ -170,15 +170,18 @@ func (f *flattener) record(p string, s seenEntry) {
 
 // finish delivers the pending hardlinks, each pointing at the final
 // non-hardlink entry of its chain.
-func (f *flattener) finish() error {
+func (f *flattener) finish(ctx context.Context) error {
 	for i := range f.links {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		l := &f.links[i]
 		t, err := f.resolve(l)
 		if err != nil {
 			return fmt.Errorf("layer %s: entry %q: %w", l.digest, l.e.Path, err)
 		}
 		l.e.Linkname = t
-		if err := emit(context.Background(), f.sink, &l.e, nil, nil); err != nil {
+		if err := emit(ctx, f.sink, &l.e, nil, nil); err != nil {
 			return fmt.Errorf("layer %s: entry %q: %w", l.digest, l.e.Path, err)
 		}
 	}

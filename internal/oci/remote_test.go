@@ -3,6 +3,7 @@ package oci_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/elemental-suite/elemental/internal/imagetest"
 	"github.com/elemental-suite/elemental/internal/oci"
+	"github.com/elemental-suite/elemental/internal/rootfs"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -119,36 +121,63 @@ func TestWalkRemoteCache(t *testing.T) {
 	}
 }
 
-func TestWalkRemoteCacheCorrupt(t *testing.T) {
+func TestWalkRemoteCacheFailure(t *testing.T) {
 	isolateKeychain(t)
-	counter := &blobCounter{h: imagetest.RegistryHandler(), gets: map[string]int{}}
-	host := imagetest.Serve(t, counter)
-	ref := host + "/os:v1"
-	imagetest.Push(t, ref, mustImage(t, imagetest.Derivative(2, "1.0")...))
-	cache := filepath.Join(t.TempDir(), "cache")
-	src, _, err := walk(t, ref, oci.Options{CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
+	boom := errors.New("boom")
+	failing := rootfs.SinkFunc(func(e *rootfs.Entry) (io.WriteCloser, error) { return nil, boom })
+	tests := []struct {
+		name        string
+		corrupt     func([]byte)
+		sink        rootfs.Sink
+		wantIs      error
+		wantRemoved bool
+	}{
+		{name: "digest mismatch", corrupt: func(b []byte) { b[4] ^= 0xff }, wantIs: oci.ErrDigestMismatch, wantRemoved: true},
+		{name: "corrupt deflate data", corrupt: func(b []byte) { b[len(b)/2] ^= 0xff }, wantRemoved: true},
+		{name: "sink error keeps a good blob", sink: failing, wantIs: boom},
 	}
-	// Corrupt a cached blob: the walk fails naming the layer, drops the
-	// cache file, and the next walk downloads the blob again.
-	l := src.Layers()[0]
-	cached := filepath.Join(cache, l.Digest.String())
-	b, _ := os.ReadFile(cached)
-	b[4] ^= 0xff
-	os.WriteFile(cached, b, 0o600)
-	err = src.Walk(context.Background(), newRecorder(t))
-	if !errors.Is(err, oci.ErrDigestMismatch) || !strings.Contains(err.Error(), "layer "+l.Digest.String()) {
-		t.Fatalf("err = %v, want digest mismatch naming the layer", err)
-	}
-	if _, err := os.Stat(cached); !os.IsNotExist(err) {
-		t.Errorf("corrupt cache file kept: %v", err)
-	}
-	if err := src.Walk(context.Background(), newRecorder(t)); err != nil {
-		t.Fatal(err)
-	}
-	if n := counter.count(l.Digest.String()); n != 2 {
-		t.Errorf("layer fetched %d times, want 2", n)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			counter := &blobCounter{h: imagetest.RegistryHandler(), gets: map[string]int{}}
+			ref := imagetest.Serve(t, counter) + "/os:v1"
+			imagetest.Push(t, ref, mustImage(t, imagetest.Derivative(2, "1.0")...))
+			cache := filepath.Join(t.TempDir(), "cache")
+			src, _, err := walk(t, ref, oci.Options{CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := src.Layers()[2] // the top layer, read first
+			cached := filepath.Join(cache, l.Digest.String())
+			if tc.corrupt != nil {
+				b, _ := os.ReadFile(cached)
+				tc.corrupt(b)
+				os.WriteFile(cached, b, 0o600)
+			}
+			sink := tc.sink
+			if sink == nil {
+				sink = newRecorder(t)
+			}
+			err = src.Walk(context.Background(), sink)
+			if err == nil || !strings.Contains(err.Error(), "layer "+l.Digest.String()) {
+				t.Fatalf("err = %v, want an error naming the layer", err)
+			}
+			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
+				t.Errorf("err = %v, want errors.Is %v", err, tc.wantIs)
+			}
+			if _, err := os.Stat(cached); os.IsNotExist(err) != tc.wantRemoved {
+				t.Errorf("cache file removed = %v, want %v", os.IsNotExist(err), tc.wantRemoved)
+			}
+			if err := src.Walk(context.Background(), newRecorder(t)); err != nil {
+				t.Fatal(err)
+			}
+			want := 1
+			if tc.wantRemoved {
+				want = 2
+			}
+			if n := counter.count(l.Digest.String()); n != want {
+				t.Errorf("layer fetched %d times, want %d", n, want)
+			}
+		})
 	}
 }
 

@@ -152,9 +152,13 @@ func (s *Source) compressedBlob(ctx context.Context, info LayerInfo, ls *layerSt
 	if s.opts.CacheDir != "" {
 		cached = filepath.Join(s.opts.CacheDir, info.Digest.String())
 		if f, err := os.Open(cached); err == nil {
-			// A cached blob that fails verification is dropped so the next
-			// run downloads it again.
-			ls.abort = func() { os.Remove(cached) }
+			// When the walk fails, a cached blob that does not match its
+			// digest is dropped so that the next run downloads it again.
+			ls.abort = func() {
+				if !fileMatches(cached, info.Digest) {
+					os.Remove(cached)
+				}
+			}
 			ls.commit = func() error { return nil }
 			return f, nil
 		}
@@ -195,6 +199,17 @@ func teeToCache(rc io.ReadCloser, cached string, ls *layerStream) (io.ReadCloser
 		return nil
 	}
 	return readCloser{io.TeeReader(rc, tmp), rc.Close}, nil
+}
+
+// fileMatches reports whether the file at p has digest want.
+func fileMatches(p string, want v1.Hash) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	got, _, err := v1.SHA256(f)
+	return err == nil && got == want
 }
 
 type readCloser struct {

@@ -36,7 +36,7 @@ func (s *Source) Walk(ctx context.Context, sink rootfs.Sink) error {
 			return fmt.Errorf("layer %s: %w", f.digest, err)
 		}
 	}
-	return f.finish()
+	return f.finish(ctx)
 }
 
 func (s *Source) walkLayer(ctx context.Context, i int, f *flattener, buf []byte) error {
