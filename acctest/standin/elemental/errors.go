@@ -33,14 +33,12 @@ type codeError struct {
 func (e *codeError) Error() string { return e.err.Error() }
 func (e *codeError) Unwrap() error { return e.err }
 
-// withCode wraps err (nil stays nil) so that exitCode reports code.
+// withCode wraps err (nil stays nil) so that exitCode reports code. The
+// outermost code wins, as with the toolkit's NewFromError: a failed
+// command inside a pull is reported as a pull failure (18).
 func withCode(code int, err error) error {
 	if err == nil {
 		return nil
-	}
-	var ce *codeError
-	if errors.As(err, &ce) {
-		return err // the innermost code wins, as in the toolkit
 	}
 	return &codeError{code: code, err: err}
 }

@@ -271,4 +271,3 @@ func showState(e *env) error {
 	}
 	return codef(exitStateShow, "no state.yaml in /run/initramfs/elemental-state or /run/initramfs/cos-state")
 }
-

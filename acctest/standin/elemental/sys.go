@@ -223,4 +223,3 @@ func loopMountRO(ctx context.Context, img string) (string, func(), error) {
 		os.Remove(dir)
 	}, nil
 }
-
