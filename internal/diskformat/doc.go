@@ -7,10 +7,13 @@
 // Why it exists: the raw disk is mostly holes, and every output is built in
 // one streaming pass over its data extents, found with SEEK_DATA/SEEK_HOLE,
 // so converting a 30 GiB disk with 2 GiB of data reads 2 GiB once, never
-// shells out to qemu-img or tar, writes no temporary files and holds at
-// most a few MiB of buffers. Formats whose metadata precedes the data
-// (qcow2 tables, the tar sparse map) are planned from the extent map first,
-// which costs no I/O.
+// shells out to qemu-img or tar and writes no temporary files. Memory is a
+// few MiB of buffers (more with many compression workers) plus metadata
+// that grows slowly with the disk: the extent map, the tar sparse map,
+// 4 bytes of VMDK grain directory per 32 MiB and 8 bytes of qcow2 L1 per
+// 512 MiB. Formats whose metadata precedes the data (qcow2 tables, the tar
+// sparse map) are planned from the extent map first, which costs no I/O.
+// When the destination is a regular file, zero runs become holes.
 //
 // Formats and their specifications:
 //   - qcow2: QEMU docs/interop/qcow2.txt, version 3, 64 KiB clusters,

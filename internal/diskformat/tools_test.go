@@ -49,19 +49,7 @@ func TestQemuFormats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			img := filepath.Join(dir, "out"+tt.format.Ext())
-			opts := diskformat.Options{Time: testTime, Seed: "test", Workers: 2}
-			if err := diskformat.ConvertFile(context.Background(), raw, tt.format, img, opts); err != nil {
-				t.Fatal(err)
-			}
-			if tt.check {
-				run(t, "qemu-img", "check", "-f", tt.qemuFmt, img)
-			}
-			info := imgInfo(t, tt.qemuFmt, img)
-			if info.Format != tt.qemuFmt || info.VirtualSize != tt.wantSize {
-				t.Errorf("qemu-img info = %+v, want format %s size %d", info, tt.qemuFmt, tt.wantSize)
-			}
-			run(t, "qemu-img", "compare", "-f", "raw", "-F", tt.qemuFmt, raw, img)
+			img := convertAndCheck(t, raw, tt.format, tt.qemuFmt, tt.check, tt.wantSize)
 			if tt.format == diskformat.Raw || tt.format == diskformat.VHD {
 				// Explicitly written zeros in the raw disk become holes too.
 				if got, in := diskUsage(t, img), diskUsage(t, raw); got >= in {
@@ -70,6 +58,54 @@ func TestQemuFormats(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestQemuLargeSparse covers a 20 GiB disk with data spread over it:
+// several sectors of VMDK grain directory, dozens of qcow2 L2 tables.
+func TestQemuLargeSparse(t *testing.T) {
+	needTool(t, "qemu-img")
+	const size = 20*gib + 3*512
+	var spans []span
+	for i := range int64(40) {
+		spans = append(spans, span{off: i*size/40 + i*4099, n: 70000})
+	}
+	spans = append(spans, span{off: size - 1, n: 1})
+	raw := makeRaw(t, t.TempDir(), size, spans, 15)
+	for _, tt := range []struct {
+		name     string
+		format   diskformat.Format
+		qemuFmt  string
+		wantSize int64
+	}{
+		{name: "qcow2", format: diskformat.QCOW2, qemuFmt: "qcow2", wantSize: size},
+		{name: "vmdk", format: diskformat.VMDK, qemuFmt: "vmdk", wantSize: size},
+		{name: "vhd", format: diskformat.VHD, qemuFmt: "vpc", wantSize: 20*gib + mib},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			convertAndCheck(t, raw, tt.format, tt.qemuFmt, tt.format != diskformat.VHD, tt.wantSize)
+		})
+	}
+}
+
+// convertAndCheck converts raw next to it and has qemu-img check it (when
+// the format supports that), report its format and virtual size, and
+// compare it with the raw disk. It returns the image path.
+func convertAndCheck(t *testing.T, raw string, f diskformat.Format, qemuFmt string, check bool, wantSize int64) string {
+	t.Helper()
+	img := filepath.Join(filepath.Dir(raw), "out"+f.Ext())
+	opts := diskformat.Options{Time: testTime, Seed: "test", Workers: 2}
+	if err := diskformat.ConvertFile(context.Background(), raw, f, img, opts); err != nil {
+		t.Fatal(err)
+	}
+	if check {
+		run(t, "qemu-img", "check", "-f", qemuFmt, img)
+	}
+	info := imgInfo(t, qemuFmt, img)
+	if info.Format != qemuFmt || info.VirtualSize != wantSize {
+		t.Errorf("qemu-img info = %+v, want format %s size %d", info, qemuFmt, wantSize)
+	}
+	run(t, "qemu-img", "compare", "-f", "raw", "-F", qemuFmt, raw, img)
+	return img
 }
 
 // assertSparse fails when path occupies more than limit bytes on disk.
