@@ -56,9 +56,10 @@ func (o Options) workers() int {
 
 // Convert writes the sparse raw disk raw to dst in format f, streaming:
 // the raw file is read once (data extents only) and memory stays bounded
-// whatever the disk size. When dst is an *os.File positioned at its end,
-// runs of zeros in raw and vhd output become holes (dst is truncated to its
-// final size); other writers get the zeros written.
+// whatever the disk size. When dst is a regular *os.File positioned at its
+// end, zero runs of the output (holes of a raw or vhd disk, mostly) become
+// holes in dst, which is extended to its final size; other writers get
+// every zero written. The bytes are the same either way.
 func Convert(ctx context.Context, raw *os.File, f Format, dst io.Writer, opts Options) error {
 	if opts.Workers < 0 {
 		return fmt.Errorf("converting %s to %s: workers %d: %w", raw.Name(), f, opts.Workers, ErrInvalidOption)

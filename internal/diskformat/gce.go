@@ -2,6 +2,7 @@ package diskformat
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 
@@ -48,17 +49,17 @@ func writeGCE(ctx context.Context, f *os.File, exts []Extent, dst io.Writer, opt
 	level, _ := opts.level()
 	gz, err := pgzip.NewWriterLevel(dst, level)
 	if err != nil {
-		return err
+		return fmt.Errorf("starting gzip stream: %w", err)
 	}
 	if err := gz.SetConcurrency(gzipBlockSize, opts.workers()); err != nil {
-		return err
+		return fmt.Errorf("starting gzip stream: %w", err)
 	}
 	if h.MTime > 0 && h.MTime < 1<<32 {
 		gz.ModTime = opts.Time
 	}
 	defer func() {
-		if cerr := gz.Close(); err == nil {
-			err = cerr
+		if cerr := gz.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("finishing gzip stream: %w", cerr)
 		}
 	}()
 	s := newSink(gz)
