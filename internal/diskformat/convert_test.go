@@ -27,11 +27,14 @@ func smallSpans() []span {
 	}
 }
 
-// TestConvertDeterministic converts twice with different worker counts
-// and expects identical bytes; a different Time must change the formats
-// that store one.
+// TestConvertDeterministic converts twice with different worker counts,
+// and once more into a file (where zeros become holes), and expects
+// identical bytes; a different Time must change the formats that store
+// one.
 func TestConvertDeterministic(t *testing.T) {
-	raw := openFile(t, makeRaw(t, t.TempDir(), smallSize, smallSpans(), 5))
+	dir := t.TempDir()
+	rawPath := makeRaw(t, dir, smallSize, smallSpans(), 5)
+	raw := openFile(t, rawPath)
 	convert := func(t *testing.T, f diskformat.Format, opts diskformat.Options) [32]byte {
 		t.Helper()
 		var buf bytes.Buffer
@@ -57,6 +60,14 @@ func TestConvertDeterministic(t *testing.T) {
 			b := convert(t, tt.format, diskformat.Options{Time: testTime, Seed: "s", Workers: 4})
 			if a != b {
 				t.Errorf("two conversions differ: %x vs %x", a, b)
+			}
+			dst := filepath.Join(dir, "out"+tt.format.Ext())
+			if err := diskformat.ConvertFile(context.Background(), rawPath, tt.format, dst,
+				diskformat.Options{Time: testTime, Seed: "s"}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(dst); err != nil || sha256.Sum256(got) != a {
+				t.Errorf("ConvertFile output differs from the streamed one (err %v)", err)
 			}
 			c := convert(t, tt.format, diskformat.Options{Time: testTime.Add(1e9 * 3600), Seed: "s"})
 			if (a != c) != tt.storesTime {
