@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -165,12 +166,47 @@ func TestBuildV2A(t *testing.T) {
 			t.Errorf("top layer lacks %s", p)
 		}
 	}
-	checkInitrd(t, b)
+	checkInitrd(t, b, "elemental.initrd-"+b.Kernel, 2)
+}
+
+func TestBuildV1B(t *testing.T) {
+	needBuildTools(t)
+	ctx := context.Background()
+	var log bytes.Buffer
+	opts := derivative.Options{Log: &log, StandinDir: os.Getenv("ELEMENTAL_STANDIN_DIR")}
+	b, err := derivative.Build(ctx, derivative.Variant{Generation: 1, Version: "B"}, opts)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	v2, err := derivative.Build(ctx, derivative.Variant{Generation: 2, Version: "A"}, opts)
+	if err != nil {
+		t.Fatalf("Build v2-A: %v\n%s", err, log.String())
+	}
+	if b.Digest == v2.Digest {
+		t.Fatalf("v1-B and v2-A have the same digest %s", b.Digest)
+	}
+	if b.HostKey != v2.HostKey || b.SSHKey != v2.SSHKey {
+		t.Errorf("keys differ between variants of one cache: %+v vs %+v", b, v2)
+	}
+	boot := layerFiles(t, b.LayoutDir, b.Digest, 1)
+	for _, p := range []string{"etc/cos/grub.cfg", "etc/cos/bootargs.cfg", "usr/share/efi/x86_64/shim.efi",
+		"usr/share/efi/x86_64/grub.efi", "usr/share/efi/x86_64/MokManager.efi", "boot/initrd-" + b.Kernel,
+		"usr/bin/grub2-editenv", "usr/bin/elemental"} {
+		if boot[p] == nil {
+			t.Errorf("v1 boot layer lacks %s", p)
+		}
+	}
+	for _, p := range []string{"etc/elemental/grub.cfg", "usr/lib/elemental/bootloader/shimx64.efi", "boot/elemental.initrd-" + b.Kernel} {
+		if boot[p] != nil {
+			t.Errorf("v1 boot layer has the v2 file %s", p)
+		}
+	}
+	checkInitrd(t, b, "initrd-"+b.Kernel, 1)
 }
 
 // checkInitrd unpacks the image's initrd with the cpio tool and checks /init
 // and the modules, and that /init parses with busybox's and dash's sh.
-func checkInitrd(t *testing.T, b *derivative.Built) {
+func checkInitrd(t *testing.T, b *derivative.Built, initrd string, generation int) {
 	t.Helper()
 	if _, err := exec.LookPath("cpio"); err != nil {
 		t.Skipf("checking the initrd needs cpio: %v", err)
@@ -180,7 +216,7 @@ func checkInitrd(t *testing.T, b *derivative.Built) {
 	if out, err := untar.CombinedOutput(); err != nil {
 		t.Fatalf("extracting boot/: %v\n%s", err, out)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "boot", "elemental.initrd-"+b.Kernel))
+	data, err := os.ReadFile(filepath.Join(dir, "boot", initrd))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +254,8 @@ func checkInitrd(t *testing.T, b *derivative.Built) {
 		}
 	}
 	conf, _ := os.ReadFile(filepath.Join(root, "etc/elemental-initrd.conf"))
-	if !strings.Contains(string(conf), "GENERATION=2") {
-		t.Errorf("initrd conf = %q, want GENERATION=2", conf)
+	if want := fmt.Sprintf("GENERATION=%d\n", generation); !strings.Contains(string(conf), want) {
+		t.Errorf("initrd conf = %q, want %q", conf, want)
 	}
 	for _, sh := range [][]string{{"dash", "-n"}, {filepath.Join(root, "bin/busybox"), "sh", "-n"}} {
 		if _, err := exec.LookPath(sh[0]); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -107,6 +108,9 @@ func (b *builder) writeLayout(v Variant, layers []string, dir string, built *Bui
 	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: v.String()})); err != nil {
 		return fmt.Errorf("writing image %s to layout: %w", v, err)
 	}
+	if err := shareBaseBlob(filepath.Join(tmp, "layout"), layers[0]); err != nil {
+		return err
+	}
 	d, err := img.Digest()
 	if err != nil {
 		return fmt.Errorf("image digest of %s: %w", v, err)
@@ -125,6 +129,34 @@ func (b *builder) writeLayout(v Variant, layers []string, dir string, built *Bui
 		return fmt.Errorf("publishing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// shareBaseBlob makes the layout readable by non-root consumers (the disk
+// builder runs unprivileged; go-containerregistry writes blobs 0600) and
+// hard-links the base layer's blob to the cached base layer, which every
+// variant shares, instead of keeping a 150 MB copy per variant.
+func shareBaseBlob(dir, baseLayer string) error {
+	l, err := tarball.LayerFromFile(baseLayer)
+	if err != nil {
+		return fmt.Errorf("reading base layer: %w", err)
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return fmt.Errorf("base layer digest: %w", err)
+	}
+	blob := filepath.Join(dir, "blobs", d.Algorithm, d.Hex)
+	if err := os.Remove(blob); err != nil {
+		return fmt.Errorf("replacing base blob: %w", err)
+	}
+	if err := os.Link(baseLayer, blob); err != nil {
+		return fmt.Errorf("linking base blob: %w", err)
+	}
+	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		return os.Chmod(p, 0o644)
+	})
 }
 
 // assemble builds the OCI image: three gzip layers, an OCI config with the

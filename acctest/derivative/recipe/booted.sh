@@ -5,15 +5,18 @@
 # visible), mode from the initrd's sentinels, digest from the state.yaml of
 # the partition we booted from (none before the first install writes it).
 set -u
+# BOOTED_ROOT lets the unit test run this against a fake tree; then the line
+# only goes to stdout.
+r=${BOOTED_ROOT:-}
 
 VERSION=unknown
 ELEMENTAL_TEST_GENERATION=unknown
 # shellcheck disable=SC1091 # generated at build time
-. /etc/os-release
+. "$r/etc/os-release"
 
 mode=unknown
 for m in active passive recovery; do
-	if [ -e "/run/elemental/${m}_mode" ] || [ -e "/run/cos/${m}_mode" ]; then
+	if [ -e "$r/run/elemental/${m}_mode" ] || [ -e "$r/run/cos/${m}_mode" ]; then
 		mode=$m
 		break
 	fi
@@ -48,10 +51,10 @@ value() {
 }
 
 digest=none
-for f in /run/initramfs/elemental-state/state.yaml /run/initramfs/cos-state/state.yaml; do
+for f in "$r/run/initramfs/elemental-state/state.yaml" "$r/run/initramfs/cos-state/state.yaml"; do
 	[ -f "$f" ] || continue
 	flat=$(flatten "$f")
-	image=$(tr ' ' '\n' </proc/cmdline | sed -n 's|^elemental.image=||p')
+	image=$(tr ' ' '\n' <"$r/proc/cmdline" | sed -n 's|^elemental.image=||p')
 	d=
 	case $mode in
 	recovery)
@@ -77,6 +80,7 @@ done
 
 line="ELEMENTAL-TEST-BOOTED version=${VERSION} generation=${ELEMENTAL_TEST_GENERATION} mode=${mode} digest=${digest}"
 echo "$line"
+[ -z "$r" ] || exit 0
 echo "$line" >/dev/console 2>/dev/null || true
 # /dev/console is the last console= on the command line; write to ttyS0 as
 # well unless that is already where /dev/console points.
