@@ -138,7 +138,7 @@ func (b *build) emit(ctx context.Context) (outs []Output, err error) {
 			continue
 		}
 		start := time.Now()
-		if err := diskformat.ConvertFile(ctx, b.rawPath, f, final(f), diskformat.Options{Time: b.time}); err != nil {
+		if err := diskformat.ConvertFile(ctx, b.rawPath, f, final(f), diskformat.Options{Time: b.time, Seed: string(b.seed)}); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", final(f), err)
 		}
 		made = append(made, final(f))
