@@ -23,7 +23,7 @@ func TestImages(t *testing.T) {
 	}{
 		{name: "ext2", kind: ext4.KindExt2, size: 200 << 20, huge: true,
 			features: "ext_attr filetype sparse_super large_file"},
-		{name: "ext4", kind: ext4.KindExt4, size: 200 << 20, huge: true,
+		{name: "ext4", kind: ext4.KindExt4, size: 200 << 20,
 			features: "ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
 		{name: "ext4 journal", kind: ext4.KindExt4, journal: true, size: 300 << 20, huge: true,
 			features: "has_journal ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},

@@ -3,6 +3,7 @@ package ext4_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,11 +69,11 @@ func (s *sparse) Read(p []byte) (int, error) {
 
 func randBytes(seed uint64, n int) []byte {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
+	b := make([]byte, (n+7)&^7)
+	for i := 0; i < len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
 	}
-	return b
+	return b[:n]
 }
 
 func reg(p string, mode, uid, gid uint32, data []byte) item {
@@ -105,8 +107,21 @@ var (
 // tree returns the test tree: parents out of order, a deep path, a big
 // directory, hardlinks (one forward reference), symlinks, xattrs, special
 // modes, devices, long and UTF-8 names, sparse, random and empty files.
-// withHuge adds the multi-GiB sparse files.
+// withHuge adds the multi-GiB sparse files. Items are shared: treat them
+// as read-only.
 func tree(withHuge bool) []item {
+	if withHuge {
+		return hugeTree()
+	}
+	return smallTree()
+}
+
+var (
+	smallTree = sync.OnceValue(func() []item { return makeTree(false) })
+	hugeTree  = sync.OnceValue(func() []item { return makeTree(true) })
+)
+
+func makeTree(withHuge bool) []item {
 	var its []item
 	add := func(it ...item) { its = append(its, it...) }
 	add(reg("usr/bin/tool", 0o4755, 0, 0, []byte("#!/bin/sh\necho tool\n")))
@@ -164,6 +179,7 @@ func tree(withHuge bool) []item {
 // feed adds its to s.
 func feed(t testing.TB, s rootfs.Sink, its []item) {
 	t.Helper()
+	buf := make([]byte, 1<<20)
 	for _, it := range its {
 		e := it.e
 		w, err := s.Add(&e)
@@ -173,7 +189,7 @@ func feed(t testing.TB, s rootfs.Sink, its []item) {
 		if w == nil {
 			continue
 		}
-		if _, err := io.CopyBuffer(w, it.data(), make([]byte, 1<<20)); err != nil {
+		if _, err := io.CopyBuffer(w, it.data(), buf); err != nil {
 			t.Fatalf("write %q: %v", e.Path, err)
 		}
 		if err := w.Close(); err != nil {
