@@ -166,6 +166,13 @@ func makeTree(withHuge bool) []item {
 	add(reg("data/empty", 0o644, 0, 0, nil), reg("data/empty2", 0o600, 1, 1, nil))
 	add(reg("data/unaligned", 0o644, 0, 0, randBytes(3, 4096*3+17)))
 	add(sparseFile("data/zeros", 1<<20))
+	// 1500 data blocks between holes: a two-level extent tree on ext4,
+	// indirect blocks with holes on ext2.
+	var stripes []seg
+	for i := range int64(1500) {
+		stripes = append(stripes, seg{2 * i * 4096, randBytes(uint64(100+i), 4096)})
+	}
+	add(sparseFile("data/striped", 3000*4096, stripes...))
 	if withHuge {
 		add(sparseFile("data/sparse-3g", 3<<30, seg{0, randBytes(4, 1<<20)}, seg{3 << 29, randBytes(5, 1<<20)}, seg{3<<30 - 100000, randBytes(6, 100000)}))
 		add(sparseFile("data/sparse-5g", 5<<30+12345, seg{5 << 30, randBytes(8, 12345)}))
