@@ -89,74 +89,94 @@ type indNode struct {
 	kids []*indNode
 }
 
+// indMap builds one inode's ext2 block map.
+type indMap struct {
+	w     *Writer
+	ino   int64
+	in    *inode
+	q     int64 // pointers per block
+	tops  [3]*indNode
+	nodes []*indNode
+}
+
+func (m *indMap) node() (*indNode, error) {
+	blk, err := m.w.allocMeta(m.ino)
+	if err != nil {
+		return nil, err
+	}
+	n := &indNode{blk: blk, ptr: make([]uint32, m.q), kids: make([]*indNode, m.q)}
+	m.nodes = append(m.nodes, n)
+	return n, nil
+}
+
+// top returns the single (0), double (1) or triple (2) indirect block.
+func (m *indMap) top(level int) (*indNode, error) {
+	if m.tops[level] == nil {
+		n, err := m.node()
+		if err != nil {
+			return nil, err
+		}
+		m.tops[level] = n
+		le.PutUint32(m.in.block[4*(12+level):], uint32(n.blk))
+	}
+	return m.tops[level], nil
+}
+
+func (m *indMap) child(n *indNode, err error, i int64) (*indNode, error) {
+	if err != nil {
+		return nil, err
+	}
+	if n.kids[i] == nil {
+		if n.kids[i], err = m.node(); err != nil {
+			return nil, err
+		}
+		n.ptr[i] = uint32(n.kids[i].blk)
+	}
+	return n.kids[i], nil
+}
+
+// set maps logical block l to phys.
+func (m *indMap) set(l int64, phys uint32) error {
+	q := m.q
+	var n *indNode
+	var err error
+	switch {
+	case l < 12:
+		le.PutUint32(m.in.block[4*l:], phys)
+		return nil
+	case l < 12+q:
+		l -= 12
+		n, err = m.top(0)
+	case l < 12+q+q*q:
+		l -= 12 + q
+		n, err = m.top(1)
+		n, err = m.child(n, err, l/q)
+	default:
+		l -= 12 + q + q*q
+		n, err = m.top(2)
+		n, err = m.child(n, err, l/(q*q))
+		n, err = m.child(n, err, l/q%q)
+	}
+	if err != nil {
+		return err
+	}
+	n.ptr[l%q] = phys
+	return nil
+}
+
 // buildIndirect writes in's ext2 block map: 12 direct pointers, then
 // single, double and triple indirect blocks, allocated as needed.
 func (w *Writer) buildIndirect(ino int64, in *inode) error {
-	q := w.lay.bs / 4
-	var tops [3]*indNode
-	var nodes []*indNode
-	var err error
-	newNode := func() *indNode {
-		if err != nil {
-			return nil
-		}
-		var blk int64
-		if blk, err = w.allocMeta(ino); err != nil {
-			return nil
-		}
-		n := &indNode{blk: blk, ptr: make([]uint32, q), kids: make([]*indNode, q)}
-		nodes = append(nodes, n)
-		return n
-	}
-	child := func(n *indNode, i int64) *indNode {
-		if n != nil && n.kids[i] == nil {
-			if n.kids[i] = newNode(); n.kids[i] != nil {
-				n.ptr[i] = uint32(n.kids[i].blk)
-			}
-		}
-		if n == nil {
-			return nil
-		}
-		return n.kids[i]
-	}
-	top := func(level int) *indNode {
-		if tops[level] == nil {
-			if tops[level] = newNode(); tops[level] != nil {
-				le.PutUint32(in.block[4*(12+level):], uint32(tops[level].blk))
-			}
-		}
-		return tops[level]
-	}
+	m := &indMap{w: w, ino: ino, in: in, q: w.lay.bs / 4}
 	for _, r := range in.runs {
 		for i := range r.n {
-			l, phys := r.logical+i, uint32(r.phys+i)
-			switch {
-			case l < 12:
-				le.PutUint32(in.block[4*l:], phys)
-				continue
-			case l < 12+q:
-				n := top(0)
-				if n != nil {
-					n.ptr[l-12] = phys
-				}
-			case l < 12+q+q*q:
-				l -= 12 + q
-				if n := child(top(1), l/q); n != nil {
-					n.ptr[l%q] = phys
-				}
-			default:
-				l -= 12 + q + q*q
-				if n := child(child(top(2), l/(q*q)), l/q%q); n != nil {
-					n.ptr[l%q] = phys
-				}
-			}
-			if err != nil {
+			if err := m.set(r.logical+i, uint32(r.phys+i)); err != nil {
 				return err
 			}
 		}
 	}
 	b := make([]byte, w.lay.bs)
-	for _, n := range nodes {
+	for _, n := range m.nodes {
 		for i, p := range n.ptr {
 			le.PutUint32(b[4*i:], p)
 		}
@@ -164,6 +184,6 @@ func (w *Writer) buildIndirect(ino int64, in *inode) error {
 			return fmt.Errorf("writing indirect block of %q: %w", w.pathOf(ino), err)
 		}
 	}
-	in.meta += int64(len(nodes))
+	in.meta += int64(len(m.nodes))
 	return nil
 }

@@ -28,6 +28,7 @@ func TestReserveNested(t *testing.T) {
 		{name: "ext4 outer", outer: ext4.KindExt4, max: 200 << 20, inner: 48 << 20},
 		{name: "ext2 outer", outer: ext4.KindExt2, max: 100 << 20, inner: 40 << 20},
 	}
+	const size = 400 << 20
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -37,8 +38,9 @@ func TestReserveNested(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			const size = 400 << 20
-			f.Truncate(size)
+			if err := f.Truncate(size); err != nil {
+				t.Fatal(err)
+			}
 			outer, err := ext4.New(f, size, testOptions(tc.outer, tc.outer == ext4.KindExt4))
 			if err != nil {
 				t.Fatal(err)
@@ -48,42 +50,9 @@ func TestReserveNested(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			errc := make(chan error, 1)
-			wg.Add(1)
-			go func() { // the outer stream goes on meanwhile
-				defer wg.Done()
-				for i := range 50 {
-					e := rootfs.Entry{Path: fmt.Sprintf("other/f%02d", i), Type: rootfs.TypeReg, Mode: 0o644, Size: 100000}
-					w, err := outer.Add(&e)
-					if err == nil {
-						_, err = w.Write(randBytes(uint64(i), 100000))
-					}
-					if err == nil {
-						err = w.Close()
-					}
-					if err != nil {
-						errc <- err
-						return
-					}
-				}
-			}()
 			innerOpts := testOptions(ext4.KindExt2, false)
 			innerOpts.Label = "EL_SNAP1"
-			inner, err := ext4.New(res, tc.inner, innerOpts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			feed(t, inner, tree(false))
-			if err := inner.Close(); err != nil {
-				t.Fatal(err)
-			}
-			wg.Wait()
-			select {
-			case err := <-errc:
-				t.Fatalf("outer stream: %v", err)
-			default:
-			}
+			buildNested(t, outer, res, tc.inner, innerOpts)
 			if err := res.Finish(tc.inner); err != nil {
 				t.Fatal(err)
 			}
@@ -91,15 +60,7 @@ func TestReserveNested(t *testing.T) {
 				t.Fatal(err)
 			}
 			fsck(t, img)
-
-			blocks := tc.inner / 4096
-			first := atoi(regexp.MustCompile(`\d+`).FindString(debugfs(t, img, "bmap cOS/active.img 0")))
-			last := atoi(regexp.MustCompile(`\d+`).FindString(debugfs(t, img, fmt.Sprintf("bmap cOS/active.img %d", blocks-1))))
-			st := debugfs(t, img, "stat cOS/active.img")
-			m := statRE["links"].FindStringSubmatch(st)
-			if m == nil || atoi(m[2]) < blocks*8 || atoi(m[2]) > (blocks+blocks/1000+4)*8 || last-first != blocks-1 || first*4096 != res.Offset() {
-				t.Errorf("nested image not contiguous: first %d last %d blockcount %v offset %d\n%s", first, last, m, res.Offset(), st)
-			}
+			checkContiguous(t, img, "cOS/active.img", tc.inner/4096, res.Offset())
 
 			nested := filepath.Join(t.TempDir(), "active.img")
 			debugfs(t, img, "dump cOS/active.img "+nested)
@@ -115,6 +76,64 @@ func TestReserveNested(t *testing.T) {
 				t.Errorf("only %d free blocks after Finish", free)
 			}
 		})
+	}
+}
+
+// buildNested writes the test tree as a filesystem of size bytes into res
+// while another goroutine adds 50 files to outer.
+func buildNested(t *testing.T, outer *ext4.Writer, res *ext4.Reservation, size int64, opts ext4.Options) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 50 {
+			e := rootfs.Entry{Path: fmt.Sprintf("other/f%02d", i), Type: rootfs.TypeReg, Mode: 0o644, Size: 100000}
+			w, err := outer.Add(&e)
+			if err == nil {
+				_, err = w.Write(randBytes(uint64(i), 100000))
+			}
+			if err == nil {
+				err = w.Close()
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	inner, err := ext4.New(res, size, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, inner, tree(false))
+	if err := inner.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if inner.Size() != size {
+		t.Errorf("inner size %d, want %d", inner.Size(), size)
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		t.Fatalf("outer stream: %v", err)
+	default:
+	}
+}
+
+// checkContiguous asserts that p's blocks are one run starting at byte
+// offset off (debugfs bmap of the first and last block, and blockcount
+// allowing for block-map blocks).
+func checkContiguous(t *testing.T, img, p string, blocks, off int64) {
+	t.Helper()
+	num := regexp.MustCompile(`\d+`)
+	first := atoi(num.FindString(debugfs(t, img, fmt.Sprintf("bmap %s 0", p))))
+	last := atoi(num.FindString(debugfs(t, img, fmt.Sprintf("bmap %s %d", p, blocks-1))))
+	st := debugfs(t, img, "stat "+p)
+	m := statRE["links"].FindStringSubmatch(st)
+	if m == nil || atoi(m[2]) < blocks*8 || atoi(m[2]) > (blocks+blocks/1000+4)*8 || last-first != blocks-1 || first*4096 != off {
+		t.Errorf("%s not contiguous: first %d last %d blockcount %v offset %d\n%s", p, first, last, m, off, st)
 	}
 }
 

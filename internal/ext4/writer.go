@@ -27,8 +27,11 @@ type Writer struct {
 
 var _ rootfs.Sink = (*Writer)(nil)
 
-// New starts a filesystem of size bytes (rounded down to whole blocks)
-// occupying [0, size) of w, which must read as zeros there.
+// New starts a filesystem of size bytes (rounded down to whole blocks, and
+// to whole groups when the last group would be tiny, as mke2fs does)
+// occupying [0, size) of w. That region must read as zeros and the caller
+// sizes it (for a file, Truncate to size): only allocated blocks are
+// written, so the last block usually is not.
 func New(w io.WriterAt, size int64, opts Options) (*Writer, error) {
 	o, err := opts.normalize()
 	if err != nil {
@@ -142,3 +145,7 @@ func (w *Writer) pathOf(ino int64) string {
 	}
 	return fmt.Sprintf("<inode %d>", ino)
 }
+
+// Size is the filesystem's size in bytes: the size given to New rounded
+// down to whole blocks (and groups, when the last one would be tiny).
+func (w *Writer) Size() int64 { return w.lay.blocks * w.lay.bs }
