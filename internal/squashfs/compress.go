@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zlib"
 	"github.com/ulikunitz/xz"
 )
@@ -58,7 +59,11 @@ func newCompressor(c Compression, dict int) (compressor, error) {
 		if err := cfg.Verify(); err != nil {
 			return nil, fmt.Errorf("configuring xz compressor: %w", err)
 		}
-		return &xzCompressor{cfg: cfg}, nil
+		probe, err := flate.NewWriter(nil, flate.BestSpeed)
+		if err != nil {
+			return nil, fmt.Errorf("creating deflate probe: %w", err)
+		}
+		return &xzCompressor{cfg: cfg, probe: probe}, nil
 	}
 	return nil, fmt.Errorf("unsupported compression %v", c)
 }
@@ -78,12 +83,32 @@ func (z *zlibCompressor) compress(dst, src []byte) ([]byte, bool, error) {
 	return finish(&z.buf, err)
 }
 
+// xzCompressor makes one xz stream per block. LZMA spends as long on
+// random data as on text and gains nothing, and root filesystems hold
+// plenty of already compressed files (firmware, modules, initrds), so a
+// block that a fast deflate pass cannot shrink by a single byte is taken
+// as incompressible and stored without trying LZMA. Only data whose sole
+// redundancy is repeats more than 32 KiB apart loses by this.
 type xzCompressor struct {
-	cfg xz.WriterConfig
-	buf boundedBuf
+	cfg   xz.WriterConfig
+	buf   boundedBuf
+	probe *flate.Writer
+}
+
+func (x *xzCompressor) incompressible(dst, src []byte) bool {
+	x.buf = boundedBuf{b: dst[:0], limit: len(src)}
+	x.probe.Reset(&x.buf)
+	_, err := x.probe.Write(src)
+	if err == nil {
+		err = x.probe.Close()
+	}
+	return x.buf.failed || err != nil
 }
 
 func (x *xzCompressor) compress(dst, src []byte) ([]byte, bool, error) {
+	if len(src) > metaSize && x.incompressible(dst, src) {
+		return dst[:0], false, nil
+	}
 	x.buf = boundedBuf{b: dst[:0], limit: len(src)}
 	xw, err := x.cfg.NewWriter(&x.buf)
 	if err == nil {

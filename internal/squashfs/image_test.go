@@ -36,8 +36,10 @@ func needTool(t *testing.T, tool string) {
 // squashfs-tools and, as root, with the kernel.
 func TestImage(t *testing.T) {
 	needTool(t, "unsquashfs")
+	t.Parallel()
 	for _, tc := range imageCases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			bs := tc.opts.BlockSize
 			if bs == 0 {
 				bs = squashfs.DefaultBlockSize
