@@ -1,0 +1,26 @@
+// Package awsemu is an in-memory emulator of the parts of AWS that
+// publishing an AMI touches: the EBS direct APIs (StartSnapshot,
+// PutSnapshotBlock, CompleteSnapshot, ListSnapshotBlocks,
+// GetSnapshotBlock), the EC2 image and snapshot APIs (query protocol:
+// RegisterImage, DescribeImages, CopyImage, ImportSnapshot and friends) and
+// the S3 object subset used by multipart uploads.
+//
+// Why it exists: no reachable emulator covers the EC2 image APIs, and the
+// publisher must be tested end to end with the real aws-sdk-go-v2 clients
+// (serialisation, signing, retries, waiters) without an AWS account. The
+// emulator speaks the wire protocols the SDK expects, so the clients are
+// pointed at it with the standard endpoint overrides (AWS_ENDPOINT_URL or
+// a per-service BaseEndpoint). One server answers all three services and
+// any number of regions: the service and region come from the SigV4
+// credential scope in the Authorization header.
+//
+// EC2 and EBS share one state: RegisterImage only accepts a completed
+// snapshot that really holds blocks, and DeleteSnapshot refuses a snapshot
+// an AMI still uses. Resources move pending → available/completed after
+// Options.Delay. Faults (500, 503, throttling, connection resets, slow
+// replies) are injected per operation with a seeded, deterministic
+// decision, so retry and cleanup paths can be tested.
+//
+// References: the Amazon EC2 API Reference (query protocol, error codes),
+// the Amazon EBS direct APIs reference, the Amazon S3 API Reference.
+package awsemu

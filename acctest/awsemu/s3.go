@@ -1,0 +1,288 @@
+package awsemu
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func s3Error(w http.ResponseWriter, status int, code, msg string) {
+	type errXML struct {
+		XMLName   xml.Name `xml:"Error"`
+		Code      string   `xml:"Code"`
+		Message   string   `xml:"Message"`
+		RequestID string   `xml:"RequestId"`
+	}
+	out, _ := xml.Marshal(errXML{Code: code, Message: msg, RequestID: "emulated"})
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(xml.Header))
+	_, _ = w.Write(out)
+}
+
+func writeS3XML(w http.ResponseWriter, v any) {
+	out, err := xml.Marshal(v)
+	if err != nil {
+		s3Error(w, http.StatusInternalServerError, "InternalError", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	_, _ = w.Write([]byte(xml.Header))
+	_, _ = w.Write(out)
+}
+
+// bucketKey splits a path-style or virtual-hosted request into bucket and
+// key.
+func bucketKey(r *http.Request) (bucket, key string) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	if net.ParseIP(host) == nil && strings.Count(host, ".") >= 1 && host != "localhost" {
+		if b, _, ok := strings.Cut(host, "."); ok && b != "s3" {
+			return b, p
+		}
+	}
+	bucket, key, _ = strings.Cut(p, "/")
+	return bucket, key
+}
+
+// s3Op names the S3 operation of a request.
+func s3Op(r *http.Request, key string) string {
+	q := r.URL.Query()
+	_, uploads := q["uploads"]
+	switch r.Method {
+	case http.MethodPut:
+		switch {
+		case key == "":
+			return "CreateBucket"
+		case q.Get("uploadId") != "":
+			return "UploadPart"
+		}
+		return "PutObject"
+	case http.MethodPost:
+		if uploads {
+			return "CreateMultipartUpload"
+		}
+		return "CompleteMultipartUpload"
+	case http.MethodDelete:
+		if q.Get("uploadId") != "" {
+			return "AbortMultipartUpload"
+		}
+		return "DeleteObject"
+	case http.MethodHead:
+		if key == "" {
+			return "HeadBucket"
+		}
+		return "HeadObject"
+	case http.MethodGet:
+		if key == "" {
+			return "ListObjectsV2"
+		}
+		return "GetObject"
+	}
+	return "Unknown"
+}
+
+// serveS3 answers the S3 object subset used by uploads.
+func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
+	bucket, key := bucketKey(r)
+	op := s3Op(r, key)
+	if e.count(op, bucket+"/"+key+"?"+r.URL.Query().Get("partNumber")).apply(w, "s3", s3Error) {
+		return
+	}
+	if bucket == "" {
+		s3Error(w, http.StatusBadRequest, "InvalidBucketName", "bucket name is required")
+		return
+	}
+	if op == "CreateBucket" {
+		e.CreateBucket(bucket)
+		w.Header().Set("Location", "/"+bucket)
+		return
+	}
+	var body []byte
+	if r.Method == http.MethodPut || r.Method == http.MethodPost {
+		var err error
+		if body, err = readS3Body(r); err != nil {
+			s3Error(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			return
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	objs, ok := e.buckets[bucket]
+	if !ok {
+		s3Error(w, http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist")
+		return
+	}
+	switch op {
+	case "PutObject":
+		objs[key] = body
+		w.Header().Set("ETag", etag(body))
+	case "HeadBucket":
+	case "HeadObject", "GetObject":
+		data, ok := objs[key]
+		if !ok {
+			s3Error(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
+			return
+		}
+		w.Header().Set("ETag", etag(data))
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if op == "GetObject" {
+			_, _ = w.Write(data)
+		}
+	case "DeleteObject":
+		delete(objs, key)
+		w.WriteHeader(http.StatusNoContent)
+	case "ListObjectsV2":
+		e.listObjects(w, bucket, r.URL.Query().Get("prefix"))
+	default:
+		e.serveMultipart(w, r, op, bucket, key, body)
+	}
+}
+
+func (e *Emulator) listObjects(w http.ResponseWriter, bucket, prefix string) {
+	type obj struct {
+		Key  string `xml:"Key"`
+		Size int    `xml:"Size"`
+		ETag string `xml:"ETag"`
+	}
+	type result struct {
+		XMLName  xml.Name `xml:"ListBucketResult"`
+		Name     string   `xml:"Name"`
+		Prefix   string   `xml:"Prefix"`
+		KeyCount int      `xml:"KeyCount"`
+		Contents []obj    `xml:"Contents"`
+	}
+	res := result{Name: bucket, Prefix: prefix}
+	for k, v := range e.buckets[bucket] {
+		if strings.HasPrefix(k, prefix) {
+			res.Contents = append(res.Contents, obj{k, len(v), etag(v)})
+		}
+	}
+	sort.Slice(res.Contents, func(a, b int) bool { return res.Contents[a].Key < res.Contents[b].Key })
+	res.KeyCount = len(res.Contents)
+	writeS3XML(w, res)
+}
+
+// serveMultipart answers the multipart upload operations. Callers hold
+// e.mu.
+func (e *Emulator) serveMultipart(w http.ResponseWriter, r *http.Request, op, bucket, key string, body []byte) {
+	q := r.URL.Query()
+	if op == "CreateMultipartUpload" {
+		id := e.nextID("upload")
+		e.uploads[id] = &multipart{bucket: bucket, key: key, parts: map[int][]byte{}}
+		writeS3XML(w, struct {
+			XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
+			Bucket   string   `xml:"Bucket"`
+			Key      string   `xml:"Key"`
+			UploadID string   `xml:"UploadId"`
+		}{Bucket: bucket, Key: key, UploadID: id})
+		return
+	}
+	up, ok := e.uploads[q.Get("uploadId")]
+	if !ok || up.bucket != bucket || up.key != key {
+		s3Error(w, http.StatusNotFound, "NoSuchUpload", "The specified multipart upload does not exist.")
+		return
+	}
+	switch op {
+	case "UploadPart":
+		n, err := strconv.Atoi(q.Get("partNumber"))
+		if err != nil || n < 1 || n > 10000 {
+			s3Error(w, http.StatusBadRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000")
+			return
+		}
+		up.parts[n] = body
+		w.Header().Set("ETag", etag(body))
+	case "AbortMultipartUpload":
+		delete(e.uploads, q.Get("uploadId"))
+		w.WriteHeader(http.StatusNoContent)
+	case "CompleteMultipartUpload":
+		e.completeMultipart(w, q.Get("uploadId"), up, body)
+	}
+}
+
+func (e *Emulator) completeMultipart(w http.ResponseWriter, id string, up *multipart, body []byte) {
+	var req struct {
+		Parts []struct {
+			PartNumber int    `xml:"PartNumber"`
+			ETag       string `xml:"ETag"`
+		} `xml:"Part"`
+	}
+	if err := xml.Unmarshal(body, &req); err != nil || len(req.Parts) == 0 {
+		s3Error(w, http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed")
+		return
+	}
+	var data bytes.Buffer
+	for i, p := range req.Parts {
+		part, ok := up.parts[p.PartNumber]
+		switch {
+		case !ok || strings.Trim(p.ETag, `"`) != strings.Trim(etag(part), `"`):
+			s3Error(w, http.StatusBadRequest, "InvalidPart", fmt.Sprintf("part %d was not uploaded or its ETag does not match", p.PartNumber))
+			return
+		case i > 0 && p.PartNumber <= req.Parts[i-1].PartNumber:
+			s3Error(w, http.StatusBadRequest, "InvalidPartOrder", "parts must be in ascending order")
+			return
+		case i < len(req.Parts)-1 && len(part) < 5<<20:
+			s3Error(w, http.StatusBadRequest, "EntityTooSmall", "parts other than the last must be at least 5 MiB")
+			return
+		}
+		data.Write(part)
+	}
+	e.buckets[up.bucket][up.key] = data.Bytes()
+	delete(e.uploads, id)
+	writeS3XML(w, struct {
+		XMLName xml.Name `xml:"CompleteMultipartUploadResult"`
+		Bucket  string   `xml:"Bucket"`
+		Key     string   `xml:"Key"`
+		ETag    string   `xml:"ETag"`
+	}{Bucket: up.bucket, Key: up.key, ETag: etag(data.Bytes())})
+}
+
+func etag(b []byte) string {
+	sum := md5.Sum(b)
+	return `"` + hex.EncodeToString(sum[:]) + `"`
+}
+
+// readS3Body reads a request body, decoding aws-chunked framing (used by
+// the SDKs for streaming checksums) when present.
+func readS3Body(r *http.Request) ([]byte, error) {
+	chunked := strings.Contains(r.Header.Get("Content-Encoding"), "aws-chunked") ||
+		strings.HasPrefix(r.Header.Get("X-Amz-Content-Sha256"), "STREAMING-")
+	if !chunked {
+		return io.ReadAll(r.Body)
+	}
+	br := bufio.NewReader(r.Body)
+	var out bytes.Buffer
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("reading aws-chunked header: %w", err)
+		}
+		sizeHex, _, _ := strings.Cut(strings.TrimSpace(line), ";")
+		n, err := strconv.ParseInt(sizeHex, 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad aws-chunked size %q: %w", sizeHex, err)
+		}
+		if n == 0 {
+			return out.Bytes(), nil // trailers follow; checksums are not verified
+		}
+		if _, err := io.CopyN(&out, br, n); err != nil {
+			return nil, fmt.Errorf("reading aws-chunked data: %w", err)
+		}
+		if _, err := br.ReadString('\n'); err != nil {
+			return nil, fmt.Errorf("reading aws-chunked terminator: %w", err)
+		}
+	}
+}
