@@ -27,6 +27,8 @@ func TestImages(t *testing.T) {
 			features: "ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
 		{name: "ext4 journal", kind: ext4.KindExt4, journal: true, size: 300 << 20, huge: true,
 			features: "has_journal ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
+		{name: "ext2 many groups", kind: ext4.KindExt2, size: 10 << 30,
+			features: "ext_attr filetype sparse_super large_file"},
 		{name: "ext2 1k blocks", kind: ext4.KindExt2, bs: 1024, size: 40 << 20,
 			features: "ext_attr filetype sparse_super large_file"},
 		{name: "ext4 2k blocks journal", kind: ext4.KindExt4, journal: true, bs: 2048, size: 50 << 20,

@@ -21,7 +21,14 @@ type Reservation struct {
 }
 
 // Reserve adds the regular file e (its Size is ignored) and reserves one
-// contiguous run of blocks for up to max bytes of data.
+// contiguous run of blocks for up to max bytes of data, taken from the
+// start of the highest free run that holds it. On ext4 almost the whole
+// filesystem is one free run; on ext2 every group starts with metadata, so
+// a reservation is limited to what one group holds (about 127 MiB with
+// 4 KiB blocks). It fails with ErrNoSpace when no run is long enough.
+//
+// Reserve and Finish take blocks from the same allocator as Add, so
+// streams that interleave them differently may lay data out differently.
 func (w *Writer) Reserve(e *rootfs.Entry, max int64) (*Reservation, error) {
 	if e.Type != rootfs.TypeReg {
 		return nil, fmt.Errorf("reserving %q: %v is not a regular file", e.Path, e.Type)
