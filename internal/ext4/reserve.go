@@ -59,7 +59,8 @@ func (w *Writer) Reserve(e *rootfs.Entry, max int64) (*Reservation, error) {
 }
 
 // WriteAt writes into the file's data. It may run concurrently with
-// Writer.Add and with other WriteAt calls.
+// Writer.Add and with other WriteAt calls, provided the io.WriterAt given
+// to New allows concurrent writes (as *os.File does).
 func (r *Reservation) WriteAt(p []byte, off int64) (int, error) {
 	if r.finished.Load() {
 		return 0, fmt.Errorf("writing %q: reservation is finished", r.path)

@@ -1,7 +1,6 @@
 package ext4_test
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 	"testing"
@@ -39,6 +38,9 @@ func TestMinSize(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.huge && testing.Short() {
+				t.Skip("multi-GiB sparse files are slow in -short mode")
+			}
 			its := tree(tc.huge)
 			st := stats(its)
 			size := ext4.MinSize(st, tc.opts)
@@ -60,7 +62,7 @@ func TestMinSize(t *testing.T) {
 			if size > 2*actual+16<<20 {
 				t.Errorf("MinSize %d for a tree using %d bytes", size, actual)
 			}
-			t.Log(fmt.Sprintf("MinSize %d, used %d", size, actual))
+			t.Logf("MinSize %d, used %d", size, actual)
 		})
 	}
 }

@@ -125,7 +125,10 @@ func (w *Writer) add(e *rootfs.Entry) (int64, *inode, error) {
 	}
 	if e.Path == "." {
 		root := w.inode(rootIno)
-		if e.Type != rootfs.TypeDir || root.explicit {
+		if e.Type != rootfs.TypeDir {
+			return 0, nil, fmt.Errorf("root entry %q is a %v, not a directory", e.Path, e.Type)
+		}
+		if root.explicit {
 			return 0, nil, fmt.Errorf("duplicate entry %q", e.Path)
 		}
 		root.explicit = true
