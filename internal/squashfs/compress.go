@@ -1,16 +1,22 @@
 package squashfs
 
 import (
+	"compress/zlib"
 	"errors"
 	"fmt"
 
 	"github.com/klauspost/compress/flate"
-	"github.com/klauspost/compress/zlib"
 	"github.com/ulikunitz/xz"
 )
 
 // gzipLevel is the zlib level; mksquashfs's default is 9, but level 6
 // compresses a root filesystem within about 1% of it at twice the speed.
+//
+// Gzip blocks use the standard library's compress/zlib on purpose:
+// klauspost/compress's deflate emits some Huffman tables that GRUB's
+// inflate (grub-core/io/gzio.c) rejects with "failed in building a
+// Huffman code table" although zlib accepts them; TestGRUBReadsVariedData
+// guards this.
 const gzipLevel = 6
 
 // errNoGain stops a compressor as soon as its output is not smaller than
@@ -47,6 +53,18 @@ type compressor interface {
 // newCompressor returns a compressor whose xz dictionary is dict bytes
 // (the block size for data, 8 KiB for metadata).
 func newCompressor(c Compression, dict int) (compressor, error) {
+	inner, err := newBlockCompressor(c, dict)
+	if err != nil {
+		return nil, err
+	}
+	probe, err := flate.NewWriter(nil, flate.BestSpeed)
+	if err != nil {
+		return nil, fmt.Errorf("creating deflate probe: %w", err)
+	}
+	return &probed{inner: inner, probe: probe}, nil
+}
+
+func newBlockCompressor(c Compression, dict int) (compressor, error) {
 	switch c {
 	case Gzip:
 		zw, err := zlib.NewWriterLevel(nil, gzipLevel)
@@ -59,11 +77,7 @@ func newCompressor(c Compression, dict int) (compressor, error) {
 		if err := cfg.Verify(); err != nil {
 			return nil, fmt.Errorf("configuring xz compressor: %w", err)
 		}
-		probe, err := flate.NewWriter(nil, flate.BestSpeed)
-		if err != nil {
-			return nil, fmt.Errorf("creating deflate probe: %w", err)
-		}
-		return &xzCompressor{cfg: cfg, probe: probe}, nil
+		return &xzCompressor{cfg: cfg}, nil
 	}
 	return nil, fmt.Errorf("unsupported compression %v", c)
 }
@@ -83,32 +97,40 @@ func (z *zlibCompressor) compress(dst, src []byte) ([]byte, bool, error) {
 	return finish(&z.buf, err)
 }
 
-// xzCompressor makes one xz stream per block. LZMA spends as long on
-// random data as on text and gains nothing, and root filesystems hold
-// plenty of already compressed files (firmware, modules, initrds), so a
-// block that a fast deflate pass cannot shrink by a single byte is taken
-// as incompressible and stored without trying LZMA. Only data whose sole
-// redundancy is repeats more than 32 KiB apart loses by this.
-type xzCompressor struct {
-	cfg   xz.WriterConfig
-	buf   boundedBuf
+// probed skips compressing data blocks that a fast deflate pass cannot
+// shrink by a single byte: zlib and LZMA spend as long on random data as
+// on text and gain nothing, and root filesystems hold plenty of already
+// compressed files (firmware, modules, initrds). Such a block is stored
+// as is. Only data whose sole redundancy is repeats more than 32 KiB
+// apart loses by this. Metadata blocks (8 KiB) are never probed.
+type probed struct {
+	inner compressor
 	probe *flate.Writer
+	buf   boundedBuf
 }
 
-func (x *xzCompressor) incompressible(dst, src []byte) bool {
-	x.buf = boundedBuf{b: dst[:0], limit: len(src)}
-	x.probe.Reset(&x.buf)
-	_, err := x.probe.Write(src)
-	if err == nil {
-		err = x.probe.Close()
+func (p *probed) compress(dst, src []byte) ([]byte, bool, error) {
+	if len(src) > metaSize {
+		p.buf = boundedBuf{b: dst[:0], limit: len(src)}
+		p.probe.Reset(&p.buf)
+		_, err := p.probe.Write(src)
+		if err == nil {
+			err = p.probe.Close()
+		}
+		if p.buf.failed || err != nil {
+			return dst[:0], false, nil
+		}
 	}
-	return x.buf.failed || err != nil
+	return p.inner.compress(dst, src)
+}
+
+// xzCompressor makes one xz stream per block.
+type xzCompressor struct {
+	cfg xz.WriterConfig
+	buf boundedBuf
 }
 
 func (x *xzCompressor) compress(dst, src []byte) ([]byte, bool, error) {
-	if len(src) > metaSize && x.incompressible(dst, src) {
-		return dst[:0], false, nil
-	}
 	x.buf = boundedBuf{b: dst[:0], limit: len(src)}
 	xw, err := x.cfg.NewWriter(&x.buf)
 	if err == nil {

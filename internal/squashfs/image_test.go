@@ -52,6 +52,7 @@ func TestImage(t *testing.T) {
 			t.Run("listing", func(t *testing.T) { checkListing(t, img, x) })
 			t.Run("extract", func(t *testing.T) { checkExtract(t, img, x) })
 			t.Run("mount", func(t *testing.T) { checkMount(t, img, x) })
+			t.Run("grub", func(t *testing.T) { checkGRUB(t, img, x) })
 		})
 	}
 }
