@@ -119,12 +119,24 @@ func TestLayoutFree(t *testing.T) {
 			if diff := cmp.Diff([]extent{{l.fdb, l.blocks - l.fdb}}, all, cmp.AllowUnexported(extent{})); diff != "" {
 				t.Errorf("metadata and free space do not tile the fs (-want +got):\n%s", diff)
 			}
-			var sum int64
-			for _, e := range append(l.free(), l.meta...) {
+			var sum, meta int64
+			for _, e := range l.free() {
 				sum += e.n
 			}
-			if sum != l.blocks-l.fdb {
-				t.Errorf("metadata and free space overlap: %d blocks for %d", sum, l.blocks-l.fdb)
+			for _, e := range l.meta {
+				meta += e.n
+			}
+			if sum+meta != l.blocks-l.fdb {
+				t.Errorf("metadata and free space overlap: %d blocks for %d", sum+meta, l.blocks-l.fdb)
+			}
+			want := l.groups * (2 + l.itb)
+			for g := range l.groups {
+				if l.hasSuper(g) {
+					want += 1 + l.gdtBlocks
+				}
+			}
+			if meta != want {
+				t.Errorf("%d metadata blocks, want exactly %d (no gaps counted)", meta, want)
 			}
 		})
 	}
