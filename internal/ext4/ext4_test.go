@@ -3,11 +3,13 @@ package ext4_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/elemental-suite/elemental/internal/ext4"
+	"github.com/elemental-suite/elemental/internal/rootfs"
 )
 
 func TestImages(t *testing.T) {
@@ -156,4 +158,36 @@ func slicesContains(s []int64, v int64) bool {
 		}
 	}
 	return false
+}
+
+// TestXattrCopied checks that Add copies attribute values (the Sink
+// contract lets callers reuse their arrays after Add returns).
+func TestXattrCopied(t *testing.T) {
+	needTool(t, "debugfs")
+	for _, kind := range []ext4.Kind{ext4.KindExt2, ext4.KindExt4} {
+		t.Run(kind.String(), func(t *testing.T) {
+			val := []byte("original")
+			it := other("f", rootfs.TypeFIFO, 0o644)
+			it.e.Xattrs = map[string][]byte{"user.v": val}
+			img := filepath.Join(t.TempDir(), "fs.img")
+			f, err := os.Create(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			f.Truncate(16 << 20)
+			w, err := ext4.New(f, 16<<20, testOptions(kind, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed(t, w, []item{it})
+			copy(val, "CHANGED!")
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := debugfs(t, img, "ea_get f user.v"); !strings.Contains(got, "original") {
+				t.Errorf("stored value %q, want original", got)
+			}
+		})
+	}
 }

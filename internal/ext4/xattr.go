@@ -1,6 +1,7 @@
 package ext4
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -59,7 +60,7 @@ func parseXattrs(e *rootfs.Entry) ([]xattr, error) {
 func parseXattr(full string, value []byte) (xattr, error) {
 	for _, p := range xattrPrefixes {
 		if p.exact && full == p.prefix {
-			v := value
+			v := bytes.Clone(value)
 			if p.index == 2 || p.index == 3 {
 				var err error
 				if v, err = aclToDisk(value); err != nil {
@@ -73,7 +74,8 @@ func parseXattr(full string, value []byte) (xattr, error) {
 			if name == "" || len(name) > 255 {
 				return xattr{}, fmt.Errorf("bad name length %d", len(name))
 			}
-			return xattr{index: p.index, name: name, value: value}, nil
+			// Copied: the Sink contract forbids keeping the caller's arrays.
+			return xattr{index: p.index, name: name, value: bytes.Clone(value)}, nil
 		}
 	}
 	return xattr{}, fmt.Errorf("unsupported namespace")
