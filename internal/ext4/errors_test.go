@@ -61,6 +61,9 @@ func TestErrors(t *testing.T) {
 	for i := range 40 {
 		many = append(many, reg("f/"+strings.Repeat("x", i+1), 0o644, 0, 0, nil))
 	}
+	badX := reg("x/bad", 0o644, 0, 0, nil)
+	badX.e.Xattrs = map[string][]byte{"foo.bar": []byte("v")}
+	emptyLink := other("x/empty-link", rootfs.TypeSymlink, 0o777)
 	cases := []struct {
 		name    string
 		size    int64
@@ -86,6 +89,8 @@ func TestErrors(t *testing.T) {
 			its: []item{other("d", rootfs.TypeDir, 0o755), hl("l", "d")}, want: []string{`"l"`, "directory"}},
 		{name: "parent is a file", size: 16 << 20, opts: ext4opts,
 			its: []item{reg("a", 0o644, 0, 0, nil), reg("a/b", 0o644, 0, 0, nil)}, want: []string{`"a/b"`}},
+		{name: "unknown xattr namespace", size: 16 << 20, opts: ext4opts, its: []item{badX}, want: []string{`"x/bad"`, `"foo.bar"`}},
+		{name: "empty symlink", size: 16 << 20, opts: ext4opts, its: []item{emptyLink}, want: []string{`"x/empty-link"`}},
 		{name: "short file", size: 16 << 20, opts: ext4opts, its: []item{short}, want: []string{`"short"`, "3 of 10"}},
 		{name: "label too long", size: 16 << 20, opts: ext4.Options{Kind: ext4.KindExt4, Label: strings.Repeat("L", 17)}, want: []string{"label"}},
 		{name: "ext2 journal", size: 16 << 20, opts: ext4.Options{Kind: ext4.KindExt2, Journal: true}, want: []string{"journal"}},

@@ -35,21 +35,21 @@ func (d *dir) link(name string, ino int64) int {
 	return len(d.ents) - 1
 }
 
-// newInode allocates the next inode number.
-func (w *Writer) newInode(p string) (int64, *inode, error) {
+// newInode gives in the next inode number.
+func (w *Writer) newInode(p string, in *inode) (int64, error) {
 	if int64(len(w.inodes)) >= w.lay.inodes() {
-		return 0, nil, fmt.Errorf("adding %q: out of inodes: %w", p, ErrNoSpace)
+		return 0, fmt.Errorf("adding %q: out of inodes: %w", p, ErrNoSpace)
 	}
-	in := &inode{}
 	w.inodes = append(w.inodes, in)
-	return int64(len(w.inodes)), in, nil
+	return int64(len(w.inodes)), nil
 }
 
 func (w *Writer) inode(ino int64) *inode { return w.inodes[ino-1] }
 
 // newDir creates an implicit directory named name in parent.
 func (w *Writer) newDir(parent int64, name, p string) (int64, error) {
-	ino, in, err := w.newInode(p)
+	in := &inode{}
+	ino, err := w.newInode(p, in)
 	if err != nil {
 		return 0, err
 	}
@@ -153,14 +153,19 @@ func (w *Writer) add(e *rootfs.Entry) (int64, *inode, error) {
 		w.pending = append(w.pending, pendingLink{d, idx, e.Path, e.Linkname})
 		return 0, nil, nil
 	}
-	ino, in, err := w.newInode(e.Path)
-	if err != nil {
-		return 0, nil, err
-	}
+	// Everything that can fail on bad input is checked before the inode
+	// and its directory entry exist.
+	in := &inode{links: 1}
 	if err := w.setMeta(in, e, typ); err != nil {
 		return 0, nil, err
 	}
-	in.links = 1
+	if n := int64(len(e.Linkname)); e.Type == rootfs.TypeSymlink && (n == 0 || n >= w.lay.bs) {
+		return 0, nil, fmt.Errorf("symlink %q: target length %d out of range", e.Path, n)
+	}
+	ino, err := w.newInode(e.Path, in)
+	if err != nil {
+		return 0, nil, err
+	}
 	d.link(e.Name(), ino)
 	switch e.Type {
 	case rootfs.TypeDir:
@@ -179,9 +184,6 @@ func (w *Writer) add(e *rootfs.Entry) (int64, *inode, error) {
 
 func (w *Writer) addSymlink(in *inode, e *rootfs.Entry) error {
 	n := len(e.Linkname)
-	if n == 0 || int64(n) >= w.lay.bs {
-		return fmt.Errorf("symlink %q: target length %d out of range", e.Path, n)
-	}
 	in.size = int64(n)
 	if n < 60 {
 		copy(in.block[:], e.Linkname)
