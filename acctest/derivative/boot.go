@@ -188,6 +188,8 @@ func stageTop(s *stage, v Variant) ([]string, error) {
 // grubImage builds the plain grubx64.efi with the rootfs's own grub-mkimage
 // and modules (chroot, so the host needs no grub), embedding grub-early.cfg.
 // Its input and output go through the tree's /tmp, which no layer includes.
+// grub-early.cfg has no comments: the embedded config is read by GRUB's
+// rescue parser, which prints "Unknown command `#'" for them.
 func (b *builder) grubImage(ctx context.Context, tree string) ([]byte, error) {
 	cfg := filepath.Join(tree, "tmp", "elemental-early.cfg")
 	out := filepath.Join(tree, "tmp", "elemental-grubx64.efi")

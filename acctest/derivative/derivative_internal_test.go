@@ -414,3 +414,25 @@ state:
 		})
 	}
 }
+
+// TestGrubScriptsParse checks the GRUB snippets with GRUB's own parser: a
+// quoting mistake there makes GRUB run menu entry bodies at parse time.
+func TestGrubScriptsParse(t *testing.T) {
+	if _, err := exec.LookPath("grub-script-check"); err != nil {
+		t.Skipf("needs grub-script-check: %v", err)
+	}
+	for _, f := range []string{"grub-v1.cfg", "grub-v2.cfg", "bootargs-v1.cfg", "bootargs-v2.cfg", "grub-early.cfg"} {
+		t.Run(f, func(t *testing.T) {
+			cmd := exec.Command("grub-script-check")
+			cmd.Stdin = bytes.NewReader(recipe(f))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("grub-script-check %s: %v\n%s", f, err, out)
+			}
+		})
+	}
+	for _, l := range strings.Split(string(recipe("grub-early.cfg")), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "#") {
+			t.Errorf("grub-early.cfg has a comment line %q; the rescue parser rejects it", l)
+		}
+	}
+}

@@ -81,11 +81,12 @@ done
 line="ELEMENTAL-TEST-BOOTED version=${VERSION} generation=${ELEMENTAL_TEST_GENERATION} mode=${mode} digest=${digest}"
 echo "$line"
 [ -z "$r" ] || exit 0
-echo "$line" >/dev/console 2>/dev/null || true
+# A leading newline: a getty prompt may already sit on the console line.
+printf '\n%s\n' "$line" >/dev/console 2>/dev/null || true
 # /dev/console is the last console= on the command line; write to ttyS0 as
 # well unless that is already where /dev/console points.
 active=$(cat /sys/class/tty/console/active 2>/dev/null || true)
 case " $active" in
 *" ttyS0") ;;
-*) echo "$line" >/dev/ttyS0 2>/dev/null || true ;;
+*) printf '\n%s\n' "$line" >/dev/ttyS0 2>/dev/null || true ;;
 esac
