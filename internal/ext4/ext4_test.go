@@ -31,6 +31,8 @@ func TestImages(t *testing.T) {
 			features: "has_journal ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
 		{name: "ext2 many groups", kind: ext4.KindExt2, size: 10 << 30,
 			features: "ext_attr filetype sparse_super large_file"},
+		{name: "ext4 many groups", kind: ext4.KindExt4, journal: true, size: 9 << 30,
+			features: "has_journal ext_attr sparse_super2 filetype extent flex_bg sparse_super large_file huge_file dir_nlink extra_isize"},
 		{name: "ext2 1k blocks", kind: ext4.KindExt2, bs: 1024, size: 40 << 20,
 			features: "ext_attr filetype sparse_super large_file"},
 		{name: "ext4 2k blocks journal", kind: ext4.KindExt4, journal: true, bs: 2048, size: 50 << 20,
@@ -124,7 +126,7 @@ func checkSparse(t *testing.T, img string, opts ext4.Options) {
 		holes     []int64
 	}{
 		{"data/sparse-3g", 600, []int64{0, 255, 3 << 17, 3<<17 + 255, 3<<18 - 1}, []int64{256, 3<<17 - 1, 3<<17 + 256, 3<<18 - 26}},
-		{"data/sparse-5g", 8, []int64{5 << 18, 5<<18 + 3}, []int64{0, 1 << 20, 5<<18 - 1}},
+		{"data/sparse-4g", 20, []int64{1 << 20, 1<<20 + 15}, []int64{0, 1 << 19, 1<<20 - 1}},
 	} {
 		st := debugfs(t, img, "stat "+tc.path)
 		m := statRE["links"].FindStringSubmatch(st)

@@ -175,7 +175,7 @@ func makeTree(withHuge bool) []item {
 	add(sparseFile("data/striped", 3000*4096, stripes...))
 	if withHuge {
 		add(sparseFile("data/sparse-3g", 3<<30, seg{0, randBytes(4, 1<<20)}, seg{3 << 29, randBytes(5, 1<<20)}, seg{3<<30 - 100000, randBytes(6, 100000)}))
-		add(sparseFile("data/sparse-5g", 5<<30+12345, seg{5 << 30, randBytes(8, 12345)}))
+		add(sparseFile("data/sparse-4g", 4<<30+65536, seg{4 << 30, randBytes(8, 65536)}))
 	}
 	root := other(".", rootfs.TypeDir, 0o755)
 	root.e.ModTime = epoch.Add(time.Hour)
