@@ -53,18 +53,6 @@ type compressor interface {
 // newCompressor returns a compressor whose xz dictionary is dict bytes
 // (the block size for data, 8 KiB for metadata).
 func newCompressor(c Compression, dict int) (compressor, error) {
-	inner, err := newBlockCompressor(c, dict)
-	if err != nil {
-		return nil, err
-	}
-	probe, err := flate.NewWriter(nil, flate.BestSpeed)
-	if err != nil {
-		return nil, fmt.Errorf("creating deflate probe: %w", err)
-	}
-	return &probed{inner: inner, probe: probe}, nil
-}
-
-func newBlockCompressor(c Compression, dict int) (compressor, error) {
 	switch c {
 	case Gzip:
 		zw, err := zlib.NewWriterLevel(nil, gzipLevel)
@@ -102,24 +90,35 @@ func (z *zlibCompressor) compress(dst, src []byte) ([]byte, bool, error) {
 // on text and gain nothing, and root filesystems hold plenty of already
 // compressed files (firmware, modules, initrds). Such a block is stored
 // as is. Only data whose sole redundancy is repeats more than 32 KiB
-// apart loses by this. Metadata blocks (8 KiB) are never probed.
+// apart loses by this. Only data blocks are probed.
 type probed struct {
 	inner compressor
 	probe *flate.Writer
 	buf   boundedBuf
 }
 
+// newDataCompressor returns a probed compressor for data blocks.
+func newDataCompressor(c Compression, blockSize int) (compressor, error) {
+	inner, err := newCompressor(c, blockSize)
+	if err != nil {
+		return nil, err
+	}
+	probe, err := flate.NewWriter(nil, flate.BestSpeed)
+	if err != nil {
+		return nil, fmt.Errorf("creating deflate probe: %w", err)
+	}
+	return &probed{inner: inner, probe: probe}, nil
+}
+
 func (p *probed) compress(dst, src []byte) ([]byte, bool, error) {
-	if len(src) > metaSize {
-		p.buf = boundedBuf{b: dst[:0], limit: len(src)}
-		p.probe.Reset(&p.buf)
-		_, err := p.probe.Write(src)
-		if err == nil {
-			err = p.probe.Close()
-		}
-		if p.buf.failed || err != nil {
-			return dst[:0], false, nil
-		}
+	p.buf = boundedBuf{b: dst[:0], limit: len(src)}
+	p.probe.Reset(&p.buf)
+	_, err := p.probe.Write(src)
+	if err == nil {
+		err = p.probe.Close()
+	}
+	if p.buf.failed || err != nil {
+		return dst[:0], false, nil
 	}
 	return p.inner.compress(dst, src)
 }

@@ -14,14 +14,20 @@
 // squashfs-tools. Only gzip (a zlib stream, as squashfs calls it) and xz
 // (LZMA2, CRC32 check, no BCJ filter, dictionary = block size) are
 // offered, because GRUB's squash4 module must be able to loop-mount the
-// recovery image (disk contract §2.1 and §3.3).
+// recovery image (disk contract §2.1 and §3.3). Tests check images with
+// unsquashfs, getfattr, a kernel loop mount and grub-fstest (GRUB's own
+// squash4 driver).
 //
 // Layout choices:
 //   - Data blocks are compressed in parallel but written strictly in
 //     stream order, so output bytes never depend on scheduling. A block
-//     is stored uncompressed when compression does not shrink it, and an
+//     is stored uncompressed when compression does not shrink it (or
+//     when a fast deflate probe cannot shrink it, to spare zlib and LZMA
+//     the already compressed files of a root filesystem), and an
 //     all-zero full block becomes a sparse block (size 0, nothing
 //     written).
+//   - Gzip uses the standard library's compress/zlib: GRUB's inflate
+//     rejects some Huffman tables klauspost/compress emits.
 //   - The tail end of every file (size mod block size) is packed into
 //     shared fragment blocks.
 //   - Inode, directory, fragment, id and xattr tables are built in memory

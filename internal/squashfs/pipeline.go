@@ -54,7 +54,7 @@ func newPipeline(w io.WriterAt, start int64, opts Options) (*pipeline, error) {
 	p.pool.New = func() any { b := make([]byte, 0, opts.BlockSize); return &b }
 	comps := make([]compressor, opts.Workers)
 	for i := range comps {
-		c, err := newCompressor(opts.Compression, opts.BlockSize)
+		c, err := newDataCompressor(opts.Compression, opts.BlockSize)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,10 @@ import (
 // superblockSize is the size of the squashfs 4.0 superblock at offset 0.
 const superblockSize = 96
 
+// maxSymlinkLen is the longest symlink target the kernel reads (it
+// rejects targets longer than a page).
+const maxSymlinkLen = 4096
+
 // noFragment is the fragment index of a file without a tail fragment.
 const noFragment = 0xFFFFFFFF
 
@@ -98,11 +102,17 @@ func (w *Writer) Add(e *rootfs.Entry) (io.WriteCloser, error) {
 		w.open = &fileWriter{w: w, path: e.Path, f: n.file}
 		return w.open, nil
 	case rootfs.TypeSymlink:
+		if len(e.Linkname) == 0 || len(e.Linkname) > maxSymlinkLen {
+			return nil, fmt.Errorf("symlink %q: target length %d is not 1 to %d bytes", e.Path, len(e.Linkname), maxSymlinkLen)
+		}
 		n.target = e.Linkname
 	case rootfs.TypeHardlink:
 		n.target = e.Linkname
 		w.hardlinks = append(w.hardlinks, hardlink{path: e.Path, n: n})
 	case rootfs.TypeChar, rootfs.TypeBlock:
+		if e.Devmajor > 0xfff || e.Devminor > 0xfffff {
+			return nil, fmt.Errorf("device %q: number %d,%d does not fit squashfs's 32 bits", e.Path, e.Devmajor, e.Devminor)
+		}
 		n.rdev = encodeDev(e.Devmajor, e.Devminor)
 	case rootfs.TypeFIFO, rootfs.TypeSocket:
 	default:

@@ -58,7 +58,7 @@ func TestMaxSize(t *testing.T) {
 	for i := range 300 {
 		e := file(fmt.Sprintf("r/d%d/%s%d", i%10, strings.Repeat("x", i%200), i), 0o644, randomBytes(i*37, uint64(i)))
 		e.Xattrs = map[string][]byte{"user.k": randomBytes(i%50, 3)}
-		es = append(es, e, link(fmt.Sprintf("r/l%d", i), rootfs.TypeSymlink, strings.Repeat("t", i)))
+		es = append(es, e, link(fmt.Sprintf("r/l%d", i), rootfs.TypeSymlink, strings.Repeat("t", i+1)))
 	}
 	for i := range 10 {
 		es = append(es, dir(fmt.Sprintf("r/d%d", i), 0o755))
