@@ -157,3 +157,38 @@ func TestStartRejectsBadOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestStartTCleanupKillsQEMU(t *testing.T) {
+	needQEMU(t)
+	var pid int
+	t.Run("vm", func(t *testing.T) {
+		vm := qemu.StartT(t, qemu.Options{MemoryMB: 128, Accel: "tcg"})
+		pid = vm.Pid()
+		if pidGone(pid) {
+			t.Fatalf("qemu pid %d not running", pid)
+		}
+	})
+	if pid == 0 || !pidGone(pid) {
+		t.Errorf("qemu pid %d still exists after the test's cleanup", pid)
+	}
+}
+
+func TestProbeKVMAnswers(t *testing.T) {
+	needQEMU(t)
+	start := time.Now()
+	ok, why := qemu.ProbeKVM(t.Context(), qemu.DefaultOVMFCode, qemu.DefaultOVMFVars)
+	t.Logf("KVM usable: %v (%s) after %s", ok, why, time.Since(start).Round(time.Millisecond))
+	if why == "" {
+		t.Error("probe gave no reason")
+	}
+	if time.Since(start) > qemu.KVMProbeTimeout+10*time.Second {
+		t.Errorf("probe took %s, longer than its timeout", time.Since(start))
+	}
+	if _, err := os.Stat("/dev/kvm"); err != nil && ok {
+		t.Error("probe says KVM works without /dev/kvm")
+	}
+	again, _ := qemu.ProbeKVM(t.Context(), qemu.DefaultOVMFCode, qemu.DefaultOVMFVars)
+	if again != ok {
+		t.Error("cached probe result changed")
+	}
+}
