@@ -63,8 +63,9 @@ func (b *syncBuffer) String() string {
 }
 
 // StartT starts a VM and registers Close with t.Cleanup, so QEMU is
-// killed and the overlay removed even if the test fails or panics. It
-// calls t.Fatal if the VM cannot start.
+// killed and the overlay removed even if the test fails or panics. When
+// the test has failed, the cleanup first logs the last 100 serial lines.
+// It calls t.Fatal if the VM cannot start.
 func StartT(t testing.TB, opts Options) *VM {
 	t.Helper()
 	vm, err := Start(t.Context(), opts)
@@ -72,6 +73,9 @@ func StartT(t testing.TB, opts Options) *VM {
 		t.Fatalf("starting VM: %v", err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last serial lines of the VM (log %s):\n%s", vm.logPath, strings.Join(vm.serial.tail(100), "\n"))
+		}
 		if err := vm.Close(); err != nil {
 			t.Errorf("closing VM: %v", err)
 		}
