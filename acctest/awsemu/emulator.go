@@ -94,7 +94,6 @@ func Env(url string) []string {
 		"AWS_ACCESS_KEY_ID=AKIAEMULATOR",
 		"AWS_SECRET_ACCESS_KEY=emulator",
 		"AWS_REGION=us-east-1",
-		"AWS_S3_USE_PATH_STYLE=true",
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
 }

@@ -1,0 +1,160 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ebs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
+)
+
+const gib = int64(1) << 30
+
+// cleanupTimeout bounds the deletion of leftovers after a failure.
+const cleanupTimeout = 15 * time.Minute
+
+// publisher carries the state of one Publish call.
+type publisher struct {
+	cfg      aws.Config
+	spec     Spec
+	run      string
+	progress func(Event)
+
+	mu   sync.Mutex // guards the fields below and progress calls
+	ec2s map[string]*ec2.Client
+	rec  record
+	res  Result
+}
+
+// Publish uploads the raw disk at rawDisk and registers it as an AMI in
+// spec.Region, then copies, shares, tags, deprecates and protects it as
+// spec says. progress may be nil; it is never called concurrently. On any
+// error, including ctx cancellation, every resource Publish created is
+// deleted before it returns.
+func Publish(ctx context.Context, cfg aws.Config, rawDisk string, spec Spec, progress func(Event)) (_ *Result, err error) {
+	spec, err = spec.normalize(cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(rawDisk)
+	if err != nil {
+		return nil, fmt.Errorf("opening raw disk: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stating raw disk %s: %w", rawDisk, err)
+	}
+	if fi.Size() == 0 {
+		return nil, fmt.Errorf("raw disk %s is empty: %w", rawDisk, ErrInvalidSpec)
+	}
+	diskGiB := (fi.Size() + gib - 1) / gib
+	if spec.VolumeSizeGiB == 0 {
+		spec.VolumeSizeGiB = int32(diskGiB)
+	}
+	if int64(spec.VolumeSizeGiB) < diskGiB {
+		return nil, fmt.Errorf("volume size %d GiB is smaller than the %d GiB disk %s: %w", spec.VolumeSizeGiB, diskGiB, rawDisk, ErrInvalidSpec)
+	}
+	p := &publisher{cfg: withRetryer(cfg), spec: spec, run: uuid.NewString(), progress: progress, ec2s: map[string]*ec2.Client{}}
+	p.res = Result{AMIs: map[string]string{}, Snapshots: map[string]string{}}
+	defer func() {
+		if err != nil {
+			if cerr := p.cleanup(ctx); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("cleaning up after failed publish of %q: %w", spec.Name, cerr))
+			}
+		}
+	}()
+	if err := p.publish(ctx, f); err != nil {
+		return nil, fmt.Errorf("publishing %s as AMI %q: %w", rawDisk, spec.Name, err)
+	}
+	res := p.res
+	return &res, nil
+}
+
+func (p *publisher) publish(ctx context.Context, f *os.File) error {
+	var snap string
+	var err error
+	if p.spec.ImportMethod == ImportS3 {
+		snap, err = p.importS3(ctx, f)
+	} else {
+		snap, err = p.uploadDirect(ctx, f)
+	}
+	if err != nil {
+		return err
+	}
+	ami, err := p.register(ctx, snap)
+	if err != nil {
+		return err
+	}
+	p.setResult(p.spec.Region, ami, snap)
+	steps := []func(context.Context) error{p.copyRegions, p.dropBuildRegion, p.share, p.tagAll, p.deprecate, p.protect}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *publisher) setResult(region, ami, snap string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.res.AMIs[region] = ami
+	p.res.Snapshots[region] = snap
+}
+
+// regions returns the regions that hold an AMI of the result, build
+// region first.
+func (p *publisher) regions() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, r := range p.spec.targetRegions() {
+		if _, ok := p.res.AMIs[r]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (p *publisher) ami(region string) (ami, snap string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.res.AMIs[region], p.res.Snapshots[region]
+}
+
+func (p *publisher) emit(e Event) {
+	if p.progress == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.progress(e)
+}
+
+// ec2 returns the EC2 client of a region.
+func (p *publisher) ec2(region string) *ec2.Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.ec2s[region]
+	if !ok {
+		c = ec2.NewFromConfig(p.cfg, func(o *ec2.Options) { o.Region = region })
+		p.ec2s[region] = c
+	}
+	return c
+}
+
+func (p *publisher) ebs() *ebs.Client {
+	return ebs.NewFromConfig(p.cfg, func(o *ebs.Options) { o.Region = p.spec.Region })
+}
+
+func (p *publisher) s3() *s3.Client {
+	return s3.NewFromConfig(p.cfg, func(o *s3.Options) { o.Region = p.spec.Region })
+}

@@ -1,0 +1,194 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+const minPartSize = 16 << 20
+
+// importS3 uploads the raw disk to S3, imports it as a snapshot, tags the
+// snapshot and deletes the object.
+func (p *publisher) importS3(ctx context.Context, f *os.File) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("stating raw disk %s: %w", f.Name(), err)
+	}
+	bucket := p.spec.S3Bucket
+	key := fmt.Sprintf("elemental-import/%s-%s.raw", objectName(p.spec.Name), p.run)
+	if err := p.uploadObject(ctx, f, fi.Size(), bucket, key); err != nil {
+		return "", err
+	}
+	snap, err := p.importSnapshot(ctx, bucket, key)
+	if err != nil {
+		return "", err
+	}
+	c := p.ec2(p.spec.Region)
+	if _, err := c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{snap}, Tags: ec2Tags(p.spec.snapshotTags(p.run))}); err != nil {
+		return "", fmt.Errorf("tagging imported snapshot %s: %w", snap, err)
+	}
+	if _, err := p.s3().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+		return "", fmt.Errorf("deleting s3://%s/%s: %w", bucket, key, err)
+	}
+	p.forget(kindObject, key)
+	return snap, nil
+}
+
+// objectName keeps the characters of name that are safe in an S3 key.
+func objectName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '-'
+	}, name)
+}
+
+// uploadObject streams the file to S3 as a multipart upload, parts read
+// straight from the file with bounded concurrency.
+func (p *publisher) uploadObject(ctx context.Context, f *os.File, size int64, bucket, key string) error {
+	c := p.s3()
+	tags := url.Values{}
+	for k, v := range p.spec.snapshotTags(p.run) {
+		tags.Set(k, v)
+	}
+	cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: &bucket, Key: &key, Tagging: aws.String(tags.Encode()),
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
+	})
+	if err != nil {
+		return fmt.Errorf("starting upload to s3://%s/%s: %w", bucket, key, err)
+	}
+	id := aws.ToString(cr.UploadId)
+	p.track(resource{kind: kindUpload, region: p.spec.Region, id: id, bucket: bucket, key: key})
+	parts, err := p.uploadParts(ctx, c, f, size, bucket, key, id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &bucket, Key: &key, UploadId: &id, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts},
+	}); err != nil {
+		return fmt.Errorf("completing upload to s3://%s/%s: %w", bucket, key, err)
+	}
+	p.track(resource{kind: kindObject, region: p.spec.Region, id: key, bucket: bucket, key: key})
+	p.forget(kindUpload, id)
+	p.mu.Lock()
+	p.res.BytesUploaded += size
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *publisher) uploadParts(ctx context.Context, c *s3.Client, f *os.File, size int64, bucket, key, id string) ([]s3types.CompletedPart, error) {
+	partSize := max(int64(minPartSize), (size+9999)/10000)
+	n := int((size + partSize - 1) / partSize)
+	parts := make([]s3types.CompletedPart, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, p.spec.UploadConcurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var done int64
+	for i := range n {
+		off := int64(i) * partSize
+		length := min(partSize, size-off)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+		if errs[i] != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			num := int32(i + 1)
+			out, err := c.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket: &bucket, Key: &key, UploadId: &id, PartNumber: &num, ContentLength: &length,
+				Body: io.NewSectionReader(f, off, length), ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
+			})
+			if err != nil {
+				errs[i] = fmt.Errorf("uploading part %d of s3://%s/%s: %w", num, bucket, key, err)
+				return
+			}
+			parts[i] = s3types.CompletedPart{PartNumber: &num, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32}
+			mu.Lock()
+			done += length
+			d := done
+			mu.Unlock()
+			p.emit(Event{Stage: "upload", Region: p.spec.Region, ID: "s3://" + bucket + "/" + key, Done: d, Total: size})
+		}()
+	}
+	wg.Wait()
+	if err := joinErrs(errs); err != nil {
+		return nil, err
+	}
+	sort.Slice(parts, func(a, b int) bool { return *parts[a].PartNumber < *parts[b].PartNumber })
+	return parts, nil
+}
+
+// importSnapshot runs ImportSnapshot on the object and waits for the
+// snapshot.
+func (p *publisher) importSnapshot(ctx context.Context, bucket, key string) (string, error) {
+	region := p.spec.Region
+	c := p.ec2(region)
+	in := &ec2.ImportSnapshotInput{
+		ClientToken: aws.String(p.run + "-import"),
+		Description: aws.String(p.spec.Description),
+		DiskContainer: &types.SnapshotDiskContainer{
+			Format:     aws.String("RAW"),
+			UserBucket: &types.UserBucket{S3Bucket: &bucket, S3Key: &key},
+		},
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeImportSnapshotTask, Tags: ec2Tags(p.spec.snapshotTags(p.run))}},
+	}
+	if p.spec.Encrypted {
+		in.Encrypted = aws.Bool(true)
+		if p.spec.KMSKeyID != "" {
+			in.KmsKeyId = aws.String(p.spec.KMSKeyID)
+		}
+	}
+	out, err := c.ImportSnapshot(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("importing s3://%s/%s as a snapshot: %w", bucket, key, err)
+	}
+	task := aws.ToString(out.ImportTaskId)
+	p.track(resource{kind: kindTask, region: region, id: task})
+	p.emit(Event{Stage: "import", Region: region, ID: task})
+	var snap string
+	err = poll(ctx, 6*time.Hour, "import task "+task, func(ctx context.Context) (bool, error) {
+		d, err := c.DescribeImportSnapshotTasks(ctx, &ec2.DescribeImportSnapshotTasksInput{ImportTaskIds: []string{task}})
+		if err != nil {
+			return false, err
+		}
+		if len(d.ImportSnapshotTasks) != 1 || d.ImportSnapshotTasks[0].SnapshotTaskDetail == nil {
+			return false, fmt.Errorf("import task %s not listed", task)
+		}
+		det := d.ImportSnapshotTasks[0].SnapshotTaskDetail
+		switch st := aws.ToString(det.Status); st {
+		case "completed":
+			snap = aws.ToString(det.SnapshotId)
+			p.remember(region, snap)
+			return true, nil
+		case "deleted", "deleting":
+			return false, fmt.Errorf("import task %s %s: %s", task, st, aws.ToString(det.StatusMessage))
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	p.forget(kindTask, task)
+	return snap, p.waitSnapshot(ctx, region, snap)
+}

@@ -1,0 +1,184 @@
+package aws
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ErrInvalidSpec means a Spec field is missing or out of range.
+var ErrInvalidSpec = errors.New("invalid AMI spec")
+
+// Import methods.
+const (
+	ImportEBSDirect = "ebs-direct"
+	ImportS3        = "s3-import"
+)
+
+// RunTag is the tag key, set on every resource Publish creates, whose
+// value identifies one Publish call; cleanup finds leftovers by it.
+const RunTag = "elemental:publish-run"
+
+// Spec says what AMI to make. Field names follow packer-plugin-amazon's
+// AMIConfig (ami_name → Name, ami_users → LaunchUsers, …).
+type Spec struct {
+	Region       string // build region; empty means the aws.Config region
+	Name         string // ami_name, required
+	Description  string
+	Architecture string // x86_64 (default) or arm64
+	BootMode     string // uefi (default), uefi-preferred or legacy-bios
+
+	ENASupport     *bool  // nil means true
+	SriovSupport   *bool  // true sets SriovNetSupport "simple"
+	IMDSSupport    string // "v2.0" or ""
+	TPMSupport     string // "v2.0" or ""; needs BootMode uefi
+	UEFIData       string // base64 UEFI variable store
+	RootDeviceName string // /dev/xvda (default)
+
+	VolumeType          string // gp3 (default)
+	VolumeSizeGiB       int32  // 0 means the disk size rounded up to GiB
+	DeleteOnTermination bool
+
+	Encrypted           bool
+	KMSKeyID            string            // needs Encrypted; empty means the account's default EBS key
+	Regions             []string          // ami_regions: copy targets besides the build region
+	RegionKMSKeyIDs     map[string]string // region_kms_key_ids
+	SkipSaveBuildRegion bool              // deregister the build-region AMI once copied
+
+	LaunchUsers, LaunchGroups, OrgARNs, OUARNs []string
+	SnapshotUsers, SnapshotGroups              []string
+
+	Tags, SnapshotTags       map[string]string
+	DeprecateAt              time.Time // zero: no deprecation
+	DeregistrationProtection bool
+	ProtectionCooldown       bool // deregistration_protection.with_cooldown
+
+	ForceDeregister     bool // deregister an existing AMI of the same name first
+	ForceDeleteSnapshot bool // and delete its snapshots
+
+	ImportMethod      string // ImportEBSDirect (default) or ImportS3
+	S3Bucket          string // for ImportS3
+	UploadConcurrency int    // parallel block or part uploads; default 16
+
+	// Provenance (source ref, digest, suite version) is added as tags on
+	// every AMI and snapshot in every region.
+	Provenance map[string]string
+}
+
+// Result names what Publish made.
+type Result struct {
+	AMIs           map[string]string // region → AMI id
+	Snapshots      map[string]string // region → root snapshot id
+	BytesUploaded  int64             // block or object bytes accepted by AWS (retries not counted)
+	BlocksUploaded int64             // EBS direct blocks written
+}
+
+// Event reports progress. Stage is one of "snapshot", "upload",
+// "import", "register", "copy", "share", "tag", "deprecate", "protect",
+// "cleanup"; Done/Total count bytes for "upload" and are 0 otherwise.
+type Event struct {
+	Stage  string
+	Region string
+	ID     string
+	Done   int64
+	Total  int64
+}
+
+// normalize applies defaults and validates s.
+func (s Spec) normalize(cfgRegion string) (Spec, error) {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&s.Region, cfgRegion)
+	def(&s.Architecture, "x86_64")
+	def(&s.BootMode, "uefi")
+	def(&s.RootDeviceName, "/dev/xvda")
+	def(&s.VolumeType, "gp3")
+	def(&s.ImportMethod, ImportEBSDirect)
+	if s.ENASupport == nil {
+		t := true
+		s.ENASupport = &t
+	}
+	if s.UploadConcurrency <= 0 {
+		s.UploadConcurrency = 16
+	}
+	var regions []string
+	for _, r := range s.Regions {
+		if r != s.Region && !slices.Contains(regions, r) {
+			regions = append(regions, r)
+		}
+	}
+	s.Regions = regions
+	if err := s.validate(); err != nil {
+		return s, fmt.Errorf("checking AMI spec %q: %w", s.Name, err)
+	}
+	return s, nil
+}
+
+func (s Spec) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf(format+": %w", append(args, ErrInvalidSpec)...)
+	}
+	switch {
+	case s.Region == "":
+		return bad("no region (set Spec.Region or the config's region)")
+	case len(s.Name) < 3 || len(s.Name) > 128:
+		return bad("name must have 3 to 128 characters")
+	case s.Architecture != "x86_64" && s.Architecture != "arm64":
+		return bad("architecture %q is not x86_64 or arm64", s.Architecture)
+	case s.BootMode != "uefi" && s.BootMode != "uefi-preferred" && s.BootMode != "legacy-bios":
+		return bad("boot mode %q is not uefi, uefi-preferred or legacy-bios", s.BootMode)
+	case s.IMDSSupport != "" && s.IMDSSupport != "v2.0":
+		return bad("imds support %q is not v2.0", s.IMDSSupport)
+	case s.TPMSupport != "" && s.TPMSupport != "v2.0":
+		return bad("tpm support %q is not v2.0", s.TPMSupport)
+	case s.TPMSupport != "" && s.BootMode != "uefi":
+		return bad("tpm support needs boot mode uefi, not %s", s.BootMode)
+	case s.VolumeSizeGiB < 0:
+		return bad("volume size %d GiB is negative", s.VolumeSizeGiB)
+	case s.KMSKeyID != "" && !s.Encrypted:
+		return bad("a KMS key needs encryption")
+	case s.SkipSaveBuildRegion && len(s.Regions) == 0:
+		return bad("skipping the build region needs another region to copy to")
+	case s.ImportMethod != ImportEBSDirect && s.ImportMethod != ImportS3:
+		return bad("import method %q is not %s or %s", s.ImportMethod, ImportEBSDirect, ImportS3)
+	case s.ImportMethod == ImportS3 && s.S3Bucket == "":
+		return bad("%s needs an S3 bucket", ImportS3)
+	case len(s.imageTags("x")) > 50 || len(s.snapshotTags("x")) > 50:
+		return bad("more than 50 tags")
+	}
+	for r := range s.RegionKMSKeyIDs {
+		if r != s.Region && !slices.Contains(s.Regions, r) {
+			return bad("region_kms_key_ids names %s, which is not a target region", r)
+		}
+	}
+	return nil
+}
+
+// imageTags are the tags of every AMI: Tags, Provenance and the run tag.
+func (s Spec) imageTags(run string) map[string]string {
+	return mergeTags(s.Tags, s.Provenance, map[string]string{RunTag: run})
+}
+
+// snapshotTags are the tags of every snapshot.
+func (s Spec) snapshotTags(run string) map[string]string {
+	return mergeTags(s.SnapshotTags, s.Provenance, map[string]string{RunTag: run})
+}
+
+func mergeTags(maps ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// targetRegions is the build region followed by the copy regions.
+func (s Spec) targetRegions() []string {
+	return append([]string{s.Region}, s.Regions...)
+}
