@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -182,14 +183,14 @@ func (c *sshConn) session(ctx context.Context) (*ssh.Client, *ssh.Session, error
 	}
 }
 
-func (c *sshConn) run(ctx context.Context, cmd string) (string, error) {
+func (c *sshConn) run(ctx context.Context, cmd string, stdin io.Reader) (string, error) {
 	client, s, err := c.session(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer s.Close()
 	var stdout, stderr bytes.Buffer
-	s.Stdout, s.Stderr = &stdout, &stderr
+	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, stdin
 	done := make(chan error, 1)
 	go func() { done <- s.Run(cmd) }()
 	select {
@@ -280,7 +281,17 @@ func (vm *VM) Run(ctx context.Context, cmd string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return c.run(ctx, cmd)
+	return c.run(ctx, cmd, nil)
+}
+
+// RunInput is Run with stdin, for example to copy a file into the guest:
+// RunInput(ctx, "cat > /run/tool && chmod +x /run/tool", bytes.NewReader(b)).
+func (vm *VM) RunInput(ctx context.Context, cmd string, stdin io.Reader) (string, error) {
+	c, err := vm.sshConn()
+	if err != nil {
+		return "", err
+	}
+	return c.run(ctx, cmd, stdin)
 }
 
 // Reboot asks the guest for a graceful reboot (`systemctl reboot`) and

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +86,8 @@ func serveFake(c net.Conn, cfg *ssh.ServerConfig) {
 				switch cmd {
 				case "echo hi":
 					ch.Write([]byte("hi\n"))
+				case "cat":
+					io.Copy(ch, ch)
 				case "fail":
 					ch.Stderr().Write([]byte("boom"))
 					status = 3
@@ -130,11 +134,11 @@ func TestSSHRun(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	out, err := conn.run(ctx, "echo hi")
+	out, err := conn.run(ctx, "echo hi", nil)
 	if err != nil || out != "hi\n" {
 		t.Fatalf("run(echo hi) = %q, %v", out, err)
 	}
-	_, err = conn.run(ctx, "fail")
+	_, err = conn.run(ctx, "fail", nil)
 	var ce *CommandError
 	if !errors.As(err, &ce) || ce.ExitStatus != 3 || ce.Stderr != "boom" {
 		t.Fatalf("run(fail) error = %#v, want exit status 3 with stderr boom", err)
@@ -142,8 +146,11 @@ func TestSSHRun(t *testing.T) {
 	if err := conn.runUntilGone(ctx, "systemctl reboot"); err != nil {
 		t.Fatalf("reboot: %v", err)
 	}
+	if out, err := conn.run(ctx, "cat", strings.NewReader("uploaded")); err != nil || out != "uploaded" {
+		t.Fatalf("run(cat) with stdin = %q, %v", out, err)
+	}
 	// The next command reconnects.
-	if out, err := conn.run(ctx, "echo hi"); err != nil || out != "hi\n" {
+	if out, err := conn.run(ctx, "echo hi", nil); err != nil || out != "hi\n" {
 		t.Fatalf("run after reboot = %q, %v", out, err)
 	}
 }
@@ -162,7 +169,7 @@ func TestSSHRejectsWrongHostKey(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err = conn.run(ctx, "echo hi")
+	_, err = conn.run(ctx, "echo hi", nil)
 	if !errors.Is(err, ErrHostKeyMismatch) {
 		t.Fatalf("run with wrong pinned key = %v, want ErrHostKeyMismatch", err)
 	}
@@ -183,7 +190,7 @@ func TestSSHGivesUpWhenContextEnds(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
-	if _, err := conn.run(ctx, "echo hi"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := conn.run(ctx, "echo hi", nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("run with nobody listening = %v, want deadline exceeded", err)
 	}
 }
