@@ -13,15 +13,16 @@ import (
 
 // build carries one disk build from planning to output.
 type build struct {
-	spec   Spec
-	insp   *Inspection
-	o      *options
-	time   time.Time
-	seed   seed
-	plan   *layout.Plan
-	sysImg int64 // size of the system image (v2 snapshot, v1 active/passive)
-	recImg int64 // space reserved for the recovery image
-	oemEnv []byte
+	spec      Spec
+	insp      *Inspection
+	o         *options
+	time      time.Time
+	seed      seed
+	plan      *layout.Plan
+	sysImg    int64 // size of the system image (v2 snapshot, v1 active/passive)
+	sysInodes int64 // inode count of the system images
+	recImg    int64 // space reserved for the recovery image
+	oemEnv    []byte
 
 	rawPath string // the assembled raw disk (temporary name until emit)
 }
@@ -45,6 +46,10 @@ func newBuild(spec Spec, insp *Inspection, o *options) (*build, error) {
 	}
 	b.oemEnv = env
 
+	// System images are read-only: give them the inodes the tree needs
+	// plus a margin, not mke2fs's one-per-16-KiB ratio, which inflates
+	// trees of many small files.
+	b.sysInodes = insp.Stats.Entries - insp.Stats.Hardlinks + insp.Stats.Entries/20 + 64
 	b.sysImg = roundMiB(ext4.MinSize(insp.Stats, b.systemOptions("")))
 	if spec.RecoveryFS == "squashfs" {
 		b.recImg = roundMiB(squashfs.MaxSize(insp.Stats, b.squashOptions()))
@@ -97,7 +102,7 @@ func roundMiB(n int64) int64 { return (n + layout.MiB - 1) / layout.MiB * layout
 // EL_SNAP1, v1 ext2 COS_ACTIVE/COS_PASSIVE, or an ext2 COS_SYSTEM recovery).
 func (b *build) systemOptions(label string) ext4.Options {
 	return ext4.Options{Kind: ext4.KindExt2, Label: label, UUID: b.seed.uuid("fs:" + label),
-		HashSeed: b.seed.uuid("hash:" + label), Time: b.time}
+		HashSeed: b.seed.uuid("hash:" + label), Time: b.time, Inodes: b.sysInodes}
 }
 
 func (b *build) partOptions(label string) ext4.Options {

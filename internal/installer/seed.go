@@ -15,7 +15,9 @@ var namespace = uuid.MustParse("3c0b6f2e-6c39-4d4e-9a1e-5c2f0e1d7b41")
 
 type seed string
 
-func (s seed) uuid(role string) uuid.UUID { return uuid.NewSHA1(namespace, []byte(string(s)+"\x00"+role)) }
+func (s seed) uuid(role string) uuid.UUID {
+	return uuid.NewSHA1(namespace, []byte(string(s)+"\x00"+role))
+}
 
 func (s seed) u32(role string) uint32 {
 	u := s.uuid(role)
