@@ -119,9 +119,22 @@ func MaxSize(s rootfs.Stats, opts Options) int64 {
 	ids := min(2*entries+1, 1<<16) * 4
 	xattrKV := 3 * s.XattrBytes // 8 bytes of header per pair of at least 6 bytes
 	xattrIDs := entries * 16
-	size := int64(superblockSize) + s.DataBytes + 16
+	size := int64(superblockSize) + dataBound(s, bs) + 16
 	for _, t := range []int64{inodes, dirTable, frags, ids, xattrKV, xattrIDs} {
 		size += t + (t/metaSize+1)*(2+8) // block headers and index entries
 	}
 	return (size + imageAlignment - 1) / imageAlignment * imageAlignment
+}
+
+// dataBound bounds the bytes data blocks and fragments take. s.DataBlocks
+// counts only the 4 KiB blocks holding data, so a sparse file is bounded by
+// its data, not its length: an all-zero block is stored as a hole, and a
+// block mixing data with zero pages always compresses (a zero page deflates
+// to a few bytes), so it never takes more than its data plus the
+// compressor's framing. Incompressible framing is bounded generously per
+// block.
+func dataBound(s rootfs.Stats, bs int64) int64 {
+	blocks := s.DataBytes/bs + s.Files
+	bound := s.DataBlocks*4096 + blocks*(256+bs/128)
+	return min(bound, s.DataBytes+blocks*(256+bs/128))
 }

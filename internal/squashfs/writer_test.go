@@ -63,6 +63,14 @@ func TestMaxSize(t *testing.T) {
 	for i := range 10 {
 		es = append(es, dir(fmt.Sprintf("r/d%d", i), 0o755))
 	}
+	// Sparse shapes: MaxSize bounds them by their data, not their length.
+	mixed := randomBytes(3<<20, 11)
+	for off := 0; off < len(mixed); off += 3 * 4096 {
+		clear(mixed[off : off+4096])
+	}
+	sparse := make([]byte, 48<<20)
+	copy(sparse[20<<20:], randomBytes(8192, 12))
+	es = append(es, file("r/mixed", 0o644, mixed), file("r/sparse", 0o644, sparse))
 	es = append(es, dir("r", 0o755))
 	for _, tc := range []struct {
 		name string
