@@ -107,14 +107,24 @@ func stageLinks(s *stage, kernel, initrdName string) error {
 // generation's installer looks for (contract §3.2): v2 stages them in
 // /usr/lib/elemental/bootloader, v1 finds SUSE names by a tree walk (ID=debian
 // is neither fedora nor ubuntu, so the SUSE names apply).
+//
+// v1's shim.efi is the plain grub itself, not Debian's shim: the ESP gets
+// shim.efi as bootx64.efi next to grub.efi, and Debian's shim only loads
+// grubx64.efi, so a real shim there could never start grub. With Secure
+// Boot off the firmware runs grub directly, which then reads the ESP's
+// grub.cfg stub from its own directory.
 func stageEFI(s *stage, in bootInput) error {
-	shim := filepath.Join(in.base.tree, "usr/lib/shim/shimx64.efi.signed")
+	shim, err := os.ReadFile(filepath.Join(in.base.tree, "usr/lib/shim/shimx64.efi.signed"))
+	if err != nil {
+		return fmt.Errorf("reading shim: %w", err)
+	}
 	mm := filepath.Join(in.base.tree, "usr/lib/shim/mmx64.efi.signed")
 	dir, names := "usr/lib/elemental/bootloader/", [3]string{"shimx64.efi", "grubx64.efi", "mmx64.efi"}
 	if in.generation == 1 {
 		dir, names = "usr/share/efi/x86_64/", [3]string{"shim.efi", "grub.efi", "MokManager.efi"}
+		shim = in.grubEFI
 	}
-	if err := s.copyFile(dir+names[0], shim, 0o644); err != nil {
+	if err := s.file(dir+names[0], shim, 0o644); err != nil {
 		return err
 	}
 	if err := s.file(dir+names[1], in.grubEFI, 0o644); err != nil {

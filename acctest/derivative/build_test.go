@@ -196,6 +196,10 @@ func TestBuildV1B(t *testing.T) {
 			t.Errorf("v1 boot layer lacks %s", p)
 		}
 	}
+	// v1 ships grub as shim.efi (Debian's shim would look for grubx64.efi).
+	if s, g := boot["usr/share/efi/x86_64/shim.efi"], boot["usr/share/efi/x86_64/grub.efi"]; s == nil || g == nil || s.Size != g.Size {
+		t.Errorf("v1 shim.efi %+v and grub.efi %+v: want the same grub image", s, g)
+	}
 	for _, p := range []string{"etc/elemental/grub.cfg", "usr/lib/elemental/bootloader/shimx64.efi", "boot/elemental.initrd-" + b.Kernel} {
 		if boot[p] != nil {
 			t.Errorf("v1 boot layer has the v2 file %s", p)

@@ -27,63 +27,10 @@ type initrdInput struct {
 // buildInitrd returns the gzip-compressed cpio initrd (contract §3.4
 // stand-in, see recipe/init.sh) and the modules it loads, in order.
 func buildInitrd(in initrdInput) ([]byte, []string, error) {
-	var entries []cpioEntry
-	for _, d := range []string{"bin", "sbin", "usr", "usr/bin", "usr/sbin", "lib", "lib64",
-		"lib/modules", "lib/x86_64-linux-gnu", "etc", "dev", "proc", "sys", "run", "tmp",
-		"sysroot", "oem", "root", "mnt"} {
-		entries = append(entries, cpioEntry{name: d, mode: cpioDir | 0o755})
-	}
-	entries = append(entries,
-		cpioEntry{name: "dev/console", mode: cpioChr | 0o600, major: 5, minor: 1},
-		cpioEntry{name: "dev/null", mode: cpioChr | 0o666, major: 1, minor: 3},
-		cpioEntry{name: "bin/sh", mode: cpioLink | 0o777, link: "busybox"},
-		cpioEntry{name: "etc/mtab", mode: cpioLink | 0o777, link: "/proc/mounts"},
-		cpioEntry{name: "init", mode: cpioReg | 0o755, data: recipe("init.sh")},
-		cpioEntry{name: "etc/elemental-initrd.conf", mode: cpioReg | 0o644,
-			data: fmt.Appendf(nil, "GENERATION=%d\nKERNEL=%s\n", in.generation, in.kernel)},
-	)
-	add := func(name, hostPath string, mode uint32) error {
-		data, err := os.ReadFile(hostPath)
-		if err != nil {
-			return fmt.Errorf("reading %s for the initrd: %w", hostPath, err)
-		}
-		entries = append(entries, cpioEntry{name: name, mode: cpioReg | mode, data: data})
-		return nil
-	}
-	if err := add("usr/bin/elemental", in.standin, 0o755); err != nil {
-		return nil, nil, err
-	}
-	bb, err := resolveIn(in.tree, "/bin/busybox")
-	if err != nil {
-		return nil, nil, fmt.Errorf("finding busybox: %w", err)
-	}
-	if err := add("bin/busybox", filepath.Join(in.tree, bb), 0o755); err != nil {
-		return nil, nil, err
-	}
-	files, err := binaryClosure(in.tree, lines(recipe("initrd-binaries.txt")))
+	entries, mods, err := initrdEntries(in)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, f := range files {
-		if err := add(f.dst, filepath.Join(in.tree, f.src), 0o755); err != nil {
-			return nil, nil, err
-		}
-	}
-	mods, err := moduleOrder(in.tree, in.kernel, lines(recipe("initrd-modules.txt")))
-	if err != nil {
-		return nil, nil, err
-	}
-	order := &bytes.Buffer{}
-	for _, m := range mods {
-		rel := in.kernel + "/" + m
-		if err := add("lib/modules/"+rel, filepath.Join(in.tree, "usr/lib/modules", rel), 0o644); err != nil {
-			return nil, nil, err
-		}
-		fmt.Fprintln(order, rel)
-	}
-	entries = append(entries, cpioEntry{name: "lib/modules/load.order", mode: cpioReg | 0o644, data: order.Bytes()})
-	entries = withParents(entries)
-
 	var out bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
 	if err != nil {
@@ -96,6 +43,71 @@ func buildInitrd(in initrdInput) ([]byte, []string, error) {
 		return nil, nil, fmt.Errorf("compressing initrd: %w", err)
 	}
 	return out.Bytes(), mods, nil
+}
+
+// initrdSkeleton is the fixed part: directories, device nodes the kernel
+// needs before devtmpfs, /init and its configuration.
+func initrdSkeleton(in initrdInput) []cpioEntry {
+	var entries []cpioEntry
+	for _, d := range []string{"bin", "sbin", "usr", "usr/bin", "usr/sbin", "lib", "lib64",
+		"lib/modules", "lib/x86_64-linux-gnu", "etc", "dev", "proc", "sys", "run", "tmp",
+		"sysroot", "oem", "root", "mnt"} {
+		entries = append(entries, cpioEntry{name: d, mode: cpioDir | 0o755})
+	}
+	return append(entries,
+		cpioEntry{name: "dev/console", mode: cpioChr | 0o600, major: 5, minor: 1},
+		cpioEntry{name: "dev/null", mode: cpioChr | 0o666, major: 1, minor: 3},
+		cpioEntry{name: "bin/sh", mode: cpioLink | 0o777, link: "busybox"},
+		cpioEntry{name: "etc/mtab", mode: cpioLink | 0o777, link: "/proc/mounts"},
+		cpioEntry{name: "init", mode: cpioReg | 0o755, data: recipe("init.sh")},
+		cpioEntry{name: "etc/elemental-initrd.conf", mode: cpioReg | 0o644,
+			data: fmt.Appendf(nil, "GENERATION=%d\nKERNEL=%s\n", in.generation, in.kernel)},
+	)
+}
+
+// initrdEntries collects the skeleton, busybox, the stand-in, the tools with
+// their libraries and the kernel modules with their load order.
+func initrdEntries(in initrdInput) ([]cpioEntry, []string, error) {
+	entries := initrdSkeleton(in)
+	add := func(name, hostPath string, mode uint32) error {
+		data, err := os.ReadFile(hostPath)
+		if err != nil {
+			return fmt.Errorf("reading %s for the initrd: %w", hostPath, err)
+		}
+		entries = append(entries, cpioEntry{name: name, mode: cpioReg | mode, data: data})
+		return nil
+	}
+	bb, err := resolveIn(in.tree, "/bin/busybox")
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding busybox: %w", err)
+	}
+	files := []copyFile{{src: bb[1:], dst: "bin/busybox"}}
+	tools, err := binaryClosure(in.tree, lines(recipe("initrd-binaries.txt")))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range append(files, tools...) {
+		if err := add(f.dst, filepath.Join(in.tree, f.src), 0o755); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := add("usr/bin/elemental", in.standin, 0o755); err != nil {
+		return nil, nil, err
+	}
+	mods, err := moduleOrder(in.tree, in.kernel, lines(recipe("initrd-modules.txt")))
+	if err != nil {
+		return nil, nil, err
+	}
+	var order bytes.Buffer
+	for _, m := range mods {
+		rel := in.kernel + "/" + m
+		if err := add("lib/modules/"+rel, filepath.Join(in.tree, "usr/lib/modules", rel), 0o644); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintln(&order, rel)
+	}
+	entries = append(entries, cpioEntry{name: "lib/modules/load.order", mode: cpioReg | 0o644, data: order.Bytes()})
+	return withParents(entries), mods, nil
 }
 
 // withParents adds a directory entry for every missing parent.

@@ -86,7 +86,19 @@ func (b *builder) buildVariant(ctx context.Context, v Variant, standin, dir stri
 		return nil, err
 	}
 	b.logf("built %s in %s: %s", v, time.Since(start).Round(time.Second), built.Digest)
+	pruneOld(dir, v)
 	return built, nil
+}
+
+// pruneOld removes the variant's layouts from older recipes (and leftovers
+// of interrupted builds), so the cache holds one layout per variant.
+func pruneOld(keep string, v Variant) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(keep), v.String()+"-*"))
+	for _, o := range old {
+		if o != keep {
+			_ = os.RemoveAll(o)
+		}
+	}
 }
 
 // writeLayout assembles the OCI image from the layer files and writes it as
