@@ -1,0 +1,218 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Node drives the toolkit on one node. Each operation opens its own
+// connections, because reboots drop them.
+type Node struct {
+	Config Config
+	// PollInterval is the pause between attempts while waiting for a node
+	// to come back (default 5s).
+	PollInterval time.Duration
+	// Progress, when set, receives one line per step.
+	Progress func(msg string)
+
+	// dial connects; tests replace it.
+	dial func(ctx context.Context, cfg Config) (runCloser, error)
+}
+
+type runCloser interface {
+	Runner
+	Close() error
+}
+
+// Upgrade says which image a node should run.
+type Upgrade struct {
+	Ref    string // repository, without tag or digest
+	Digest string // manifest digest for the node's platform
+	// Recovery upgrades the recovery system too.
+	Recovery bool
+	// Reboot reboots into the new image and verifies it (otherwise the
+	// image is active from the next boot on).
+	Reboot bool
+}
+
+func (n *Node) sudo() bool { return n.Config.User != "" && n.Config.User != "root" }
+
+func (n *Node) interval() time.Duration {
+	if n.PollInterval > 0 {
+		return n.PollInterval
+	}
+	return 5 * time.Second
+}
+
+func (n *Node) say(format string, a ...any) {
+	if n.Progress != nil {
+		n.Progress(fmt.Sprintf(format, a...))
+	}
+}
+
+func (n *Node) connect(ctx context.Context) (runCloser, error) {
+	if n.dial != nil {
+		return n.dial(ctx, n.Config)
+	}
+	return Dial(ctx, n.Config)
+}
+
+// Status connects once and reads the node's status.
+func (n *Node) Status(ctx context.Context) (*Status, error) {
+	c, err := n.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return ReadStatus(ctx, c, n.sudo())
+}
+
+// StatusRetry reads the status, retrying connection and read failures
+// until it works or ctx ends (a node may be rebooting). Host key
+// mismatches are not retried.
+func (n *Node) StatusRetry(ctx context.Context) (*Status, error) {
+	var last error
+	for {
+		st, err := n.Status(ctx)
+		if err == nil {
+			return st, nil
+		}
+		if errors.Is(err, ErrHostKey) || errors.Is(err, ErrNoHostKey) || errors.Is(err, ErrNoAuth) {
+			return nil, err
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("node %s not reachable: %w (last error: %v)", n.Config.Host, ctx.Err(), last)
+		case <-time.After(n.interval()):
+		}
+	}
+}
+
+// Apply upgrades the node to u unless it already runs u.Digest, reboots
+// and checks that it booted u.Digest. It returns the final status.
+func (n *Node) Apply(ctx context.Context, u Upgrade) (*Status, error) {
+	st, err := n.StatusRetry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.ActiveDigest == u.Digest {
+		n.say("node already runs %s", u.Digest)
+		return st, nil
+	}
+	c, err := n.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	for _, cmd := range UpgradeCommands(st.Generation, u.Ref, u.Digest, u.Recovery) {
+		n.say("running %s", cmd)
+		out, err := c.Run(ctx, asRoot(n.sudo(), cmd))
+		if err := check("elemental upgrade", out, err); err != nil {
+			return nil, err
+		}
+	}
+	if u.Reboot {
+		if st, err = n.rebootAndWait(ctx, c, st.BootID); err != nil {
+			return nil, err
+		}
+	} else if st, err = ReadStatus(ctx, c, n.sudo()); err != nil {
+		return nil, err
+	}
+	if st.ActiveDigest != u.Digest {
+		return st, fmt.Errorf("node %s is active on %s after the upgrade, want %s (did the boot fall back to a passive snapshot?)",
+			n.Config.Host, st.ActiveDigest, u.Digest)
+	}
+	return st, nil
+}
+
+// rebootAndWait schedules a graceful reboot over c and waits for a boot
+// with a boot ID other than old.
+func (n *Node) rebootAndWait(ctx context.Context, c Runner, old string) (*Status, error) {
+	n.say("rebooting")
+	out, err := c.Run(ctx, asRoot(n.sudo(), RebootCommand))
+	if !errors.Is(err, ErrDisconnected) {
+		if err := check("scheduling a reboot", out, err); err != nil {
+			return nil, err
+		}
+	}
+	return n.WaitForBoot(ctx, old)
+}
+
+// WaitForBoot polls until the node answers with a boot ID other than old.
+func (n *Node) WaitForBoot(ctx context.Context, old string) (*Status, error) {
+	var last error = errors.New("still running the previous boot")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("node %s did not come back with a new boot: %w (last: %v)", n.Config.Host, ctx.Err(), last)
+		case <-time.After(n.interval()):
+		}
+		st, err := n.Status(ctx)
+		switch {
+		case errors.Is(err, ErrHostKey):
+			return nil, err
+		case err != nil:
+			last = err
+		case st.BootID != old:
+			n.say("node is back (boot %s, %s)", st.BootID, st.Mode)
+			return st, nil
+		}
+	}
+}
+
+// Reset reboots the node into recovery (next_entry=recovery in the OEM
+// grubenv), runs elemental reset there, reboots and checks that the node
+// left recovery.
+func (n *Node) Reset(ctx context.Context, persistent, oem bool) (*Status, error) {
+	st, err := n.StatusRetry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode != "recovery" {
+		if st, err = n.bootRecovery(ctx, st.BootID); err != nil {
+			return nil, err
+		}
+	}
+	c, err := n.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	cmd := ResetCommand(persistent, oem)
+	n.say("running %s", cmd)
+	out, err := c.Run(ctx, asRoot(n.sudo(), cmd))
+	if err := check("elemental reset", out, err); err != nil {
+		return nil, err
+	}
+	if st, err = n.rebootAndWait(ctx, c, st.BootID); err != nil {
+		return nil, err
+	}
+	if st.Mode == "recovery" {
+		return st, fmt.Errorf("node %s booted recovery again after the reset", n.Config.Host)
+	}
+	return st, nil
+}
+
+func (n *Node) bootRecovery(ctx context.Context, old string) (*Status, error) {
+	c, err := n.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	n.say("setting next_entry=recovery")
+	out, err := c.Run(ctx, asRoot(n.sudo(), RecoveryNextBootCommand))
+	if err := check("setting next_entry=recovery in /oem/grubenv", out, err); err != nil {
+		return nil, err
+	}
+	st, err := n.rebootAndWait(ctx, c, old)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode != "recovery" {
+		return nil, fmt.Errorf("node %s booted %s, not recovery, after next_entry=recovery", n.Config.Host, st.Mode)
+	}
+	return st, nil
+}
