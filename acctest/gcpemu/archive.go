@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,9 +30,8 @@ const (
 type ArchiveInfo struct {
 	// DiskSize is disk.raw's size in bytes, a whole number of GiB.
 	DiskSize int64
-	// DiskSHA256 is the hex SHA-256 of disk.raw's full contents, holes
-	// read as zeros.
-	DiskSHA256 string
+	// DiskDigest is DigestDisk of disk.raw's contents.
+	DiskDigest string
 	// ArchiveSize is the size of the tar.gz object, set by images.insert.
 	ArchiveSize int64
 }
@@ -64,8 +64,7 @@ func CheckArchive(r io.Reader) (ArchiveInfo, error) {
 	if hdr.Size <= 0 || hdr.Size%gib != 0 {
 		return ArchiveInfo{}, fmt.Errorf("%w: %s is %d bytes, not a whole number of GiB", ErrBadArchive, diskMember, hdr.Size)
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, tr)
+	digest, n, err := DigestDisk(tr)
 	if err != nil {
 		return ArchiveInfo{}, fmt.Errorf("%w: reading %s: %v", ErrBadArchive, diskMember, err)
 	}
@@ -81,5 +80,38 @@ func CheckArchive(r io.Reader) (ArchiveInfo, error) {
 	if _, err := io.Copy(io.Discard, zr); err != nil {
 		return ArchiveInfo{}, fmt.Errorf("%w: reading gzip trailer: %v", ErrBadArchive, err)
 	}
-	return ArchiveInfo{DiskSize: hdr.Size, DiskSHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return ArchiveInfo{DiskSize: hdr.Size, DiskDigest: digest}, nil
 }
+
+const digestBlock = 64 << 10
+
+// DigestDisk reads a disk image to its end and returns its size and a
+// hex SHA-256 over (big-endian 8-byte offset, block) for every 64 KiB
+// block that is not all zeros. For images of the same size it identifies
+// the contents as a plain SHA-256 would, but skips the zeros that make up
+// most of a sparse disk, so a 1 GiB disk.raw is checked in milliseconds.
+func DigestDisk(r io.Reader) (string, int64, error) {
+	h := sha256.New()
+	buf := make([]byte, digestBlock)
+	var off [8]byte
+	var n int64
+	for {
+		m, err := io.ReadFull(r, buf)
+		if m > 0 && !allZero(buf[:m]) {
+			binary.BigEndian.PutUint64(off[:], uint64(n))
+			h.Write(off[:])
+			h.Write(buf[:m])
+		}
+		n += int64(m)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return hex.EncodeToString(h.Sum(nil)), n, nil
+		}
+		if err != nil {
+			return "", n, err
+		}
+	}
+}
+
+var zeroBlock = make([]byte, digestBlock)
+
+func allZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
