@@ -9,7 +9,9 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/elemental-suite/elemental/packer-plugin/builder/ami"
 	"github.com/elemental-suite/elemental/packer-plugin/builder/elemental"
+	"github.com/elemental-suite/elemental/packer-plugin/builder/gce"
 	"github.com/elemental-suite/elemental/packer-plugin/datasource/derivative"
 	"github.com/elemental-suite/elemental/packer-plugin/version"
 )
@@ -17,6 +19,8 @@ import (
 func main() {
 	pps := plugin.NewSet()
 	pps.RegisterBuilder(plugin.DEFAULT_NAME, new(elemental.Builder))
+	pps.RegisterBuilder("aws", new(ami.Builder))
+	pps.RegisterBuilder("gcp", new(gce.Builder))
 	pps.RegisterDatasource("derivative", new(derivative.Datasource))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {

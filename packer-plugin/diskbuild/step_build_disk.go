@@ -20,6 +20,7 @@ import (
 //	StateResult *installer.Result
 //	generated data SourceImageDigest, Generation, KernelVersion, OSVersion
 type StepBuildDisk struct {
+	// Spec is what to build; an empty OutputDir means StateWorkDir.
 	Spec          installer.Spec
 	GeneratedData *packerbuilderdata.GeneratedData
 	// Build replaces installer.Run in tests.
@@ -35,9 +36,13 @@ func (s *StepBuildDisk) Run(ctx context.Context, state multistep.StateBag) multi
 	if build == nil {
 		build = installer.Run
 	}
+	spec := s.Spec
+	if spec.OutputDir == "" {
+		spec.OutputDir, _ = state.Get(StateWorkDir).(string)
+	}
 	start := time.Now()
-	ui.Say(fmt.Sprintf("Building the disk from %s...", s.Spec.Source))
-	res, err := build(ctx, s.Spec, installer.WithProgress(newReporter(ui).event))
+	ui.Say(fmt.Sprintf("Building the disk from %s...", spec.Source))
+	res, err := build(ctx, spec, installer.WithProgress(newReporter(ui).event))
 	if err != nil {
 		return Halt(state, StepError("building the disk from "+s.Spec.Source, err))
 	}

@@ -23,7 +23,7 @@ func Validate(spec installer.Spec, extra map[string]string) []error {
 	}
 	out := make([]error, 0, len(errs))
 	for _, e := range errs {
-		out = append(out, rename(e, extra))
+		out = append(out, Rename(e, extra))
 	}
 	return out
 }
@@ -53,7 +53,9 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.msg }
 func (e *fieldError) Unwrap() error { return e.err }
 
-func rename(err error, extra map[string]string) error {
+// Rename renames the field an error message starts with, using extra and
+// then the core's field names; other errors are returned unchanged.
+func Rename(err error, extra map[string]string) error {
 	msg := err.Error()
 	for _, names := range []map[string]string{extra, fieldNames} {
 		for core, field := range names {
@@ -64,4 +66,3 @@ func rename(err error, extra map[string]string) error {
 	}
 	return err
 }
-

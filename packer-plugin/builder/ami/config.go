@@ -1,0 +1,96 @@
+//go:generate packer-sdc struct-markdown ../../.sdc/packer-plugin-elemental/builder/ami/config.go
+//go:generate packer-sdc mapstructure-to-hcl2 -type Config,AccessConfig,AssumeRoleConfig,DeregistrationProtection
+
+package ami
+
+import (
+	"github.com/hashicorp/packer-plugin-sdk/common"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	"github.com/elemental-suite/elemental/packer-plugin/diskbuild"
+)
+
+// Config is the `elemental-aws` builder's configuration.
+type Config struct {
+	common.PackerConfig `mapstructure:",squash"`
+	diskbuild.Config    `mapstructure:",squash"`
+	AccessConfig        `mapstructure:",squash"`
+
+	// The name of the AMI, 3 to 128 characters. Required. Template
+	// functions such as `{{timestamp}}` work, as in packer-plugin-amazon.
+	AMIName string `mapstructure:"ami_name" required:"true"`
+	// The AMI's description.
+	AMIDescription string `mapstructure:"ami_description" required:"false"`
+	// Regions to copy the AMI to, besides the build region.
+	AMIRegions []string `mapstructure:"ami_regions" required:"false"`
+	// Account IDs allowed to launch the AMI.
+	AMIUsers []string `mapstructure:"ami_users" required:"false"`
+	// Groups allowed to launch the AMI; `all` makes it public.
+	AMIGroups []string `mapstructure:"ami_groups" required:"false"`
+	// Organization ARNs allowed to launch the AMI.
+	AMIOrgArns []string `mapstructure:"ami_org_arns" required:"false"`
+	// Organizational unit ARNs allowed to launch the AMI.
+	AMIOuArns []string `mapstructure:"ami_ou_arns" required:"false"`
+	// Account IDs allowed to create volumes from the AMI's snapshots.
+	SnapshotUsers []string `mapstructure:"snapshot_users" required:"false"`
+	// Groups allowed to create volumes from the snapshots (`all`).
+	SnapshotGroups []string `mapstructure:"snapshot_groups" required:"false"`
+	// Tags on the AMIs. The source digest, generation and suite version are
+	// added as provenance tags.
+	Tags map[string]string `mapstructure:"tags" required:"false"`
+	// Tags on the snapshots.
+	SnapshotTags map[string]string `mapstructure:"snapshot_tags" required:"false"`
+	// Encrypt the snapshots (copies in other regions too). Default false.
+	EncryptBoot bool `mapstructure:"encrypt_boot" required:"false"`
+	// KMS key ID, alias or ARN for encrypt_boot (default: the account's
+	// EBS default key).
+	KMSKeyID string `mapstructure:"kms_key_id" required:"false"`
+	// KMS keys per copy region, for encrypted copies.
+	RegionKMSKeyIDs map[string]string `mapstructure:"region_kms_key_ids" required:"false"`
+	// `uefi` (default), `uefi-preferred` or `legacy-bios`. Elemental disks
+	// boot through shim and GRUB on UEFI.
+	BootMode string `mapstructure:"boot_mode" required:"false"`
+	// Enable enhanced networking (ENA). Default true.
+	ENASupport config.Trilean `mapstructure:"ena_support" required:"false"`
+	// Enable SR-IOV networking (`sriovNetSupport = simple`). Default false.
+	SriovSupport bool `mapstructure:"sriov_support" required:"false"`
+	// `v2.0` makes instances launched from the AMI require IMDSv2.
+	IMDSSupport string `mapstructure:"imds_support" required:"false"`
+	// `v2.0` gives instances an NitroTPM; needs `boot_mode = "uefi"`.
+	TPMSupport string `mapstructure:"tpm_support" required:"false"`
+	// Base64 UEFI variable store (from `python3 uefivars.py`), for Secure
+	// Boot keys.
+	UEFIData string `mapstructure:"uefi_data" required:"false"`
+	// RFC 3339 time at which the AMIs are deprecated, for example
+	// `2027-01-01T00:00:00Z`.
+	DeprecateAt string `mapstructure:"deprecate_at" required:"false"`
+	// Deregistration protection of the AMIs.
+	DeregistrationProtection DeregistrationProtection `mapstructure:"deregistration_protection" required:"false"`
+	// Deregister an existing AMI of the same name first. Packer's `-force`
+	// sets it.
+	AMIForceDeregister bool `mapstructure:"force_deregister" required:"false"`
+	// With force_deregister, also delete the old AMI's snapshots.
+	AMIForceDeleteSnapshot bool `mapstructure:"force_delete_snapshot" required:"false"`
+	// Deregister the build-region AMI once it is copied to `ami_regions`.
+	AMISkipBuildRegion bool `mapstructure:"skip_save_build_region" required:"false"`
+	// Parallel block (or multipart part) uploads. Default 16.
+	UploadConcurrency int `mapstructure:"upload_concurrency" required:"false"`
+	// `ebs-direct` (default: blocks go straight into a snapshot through the
+	// EBS direct APIs, no bucket or vmimport role needed) or `s3-import`
+	// (upload to `s3_bucket`, then ImportSnapshot).
+	ImportMethod string `mapstructure:"import_method" required:"false"`
+	// Bucket for `import_method = "s3-import"`; the object is deleted
+	// after the import.
+	S3Bucket string `mapstructure:"s3_bucket" required:"false"`
+
+	ctx interpolate.Context
+}
+
+// DeregistrationProtection mirrors packer-plugin-amazon's block.
+type DeregistrationProtection struct {
+	// Protect the AMIs from deregistration.
+	Enabled bool `mapstructure:"enabled" required:"false"`
+	// Keep the protection for 24 hours after it is lifted.
+	WithCooldown bool `mapstructure:"with_cooldown" required:"false"`
+}

@@ -1,0 +1,117 @@
+package ami
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+
+	"github.com/elemental-suite/elemental/internal/diskformat"
+	"github.com/elemental-suite/elemental/internal/installer"
+	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
+	"github.com/elemental-suite/elemental/packer-plugin/diskbuild"
+)
+
+// prepared is what Prepare hands to Run.
+type prepared struct {
+	disk installer.Spec
+	ami  publishaws.Spec
+}
+
+// prepare decodes raws and maps them onto the disk and AMI specs,
+// reporting every problem at once.
+func (c *Config) prepare(raws ...any) (prepared, []string, error) {
+	err := config.Decode(c, &config.DecodeOpts{
+		PluginType: BuilderID, Interpolate: true, InterpolateContext: &c.ctx,
+	}, raws...)
+	if err != nil {
+		return prepared{}, nil, err
+	}
+	c.Config.FilterSecrets()
+	c.AccessConfig.filterSecrets()
+	disk, errs := c.Config.Spec()
+	disk.Formats = []diskformat.Format{diskformat.Raw}
+	disk.Name = "disk"
+	disk.OutputDir = os.TempDir() // only to validate; Run uses a work directory
+	errs = append(errs, diskbuild.Validate(disk, nil)...)
+	disk.OutputDir = ""
+	errs = append(errs, c.AccessConfig.validate()...)
+	spec, amiErrs := c.amiSpec()
+	errs = append(errs, amiErrs...)
+	warns := c.Config.Warnings()
+	if slices.Contains(c.AMIGroups, "all") {
+		warns = append(warns, "ami_groups contains all: the AMI will be public")
+	}
+	return prepared{disk: disk, ami: spec}, warns, diskbuild.MultiError(errs)
+}
+
+// amiSpec maps the amazon-named fields onto publish/aws.Spec and checks
+// them as the publisher will.
+func (c *Config) amiSpec() (publishaws.Spec, []error) {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	s := publishaws.Spec{
+		Region: c.Region, Name: c.AMIName, Description: c.AMIDescription,
+		Architecture: "x86_64", BootMode: c.BootMode,
+		ENASupport: c.ENASupport.ToBoolPointer(), SriovSupport: &c.SriovSupport,
+		IMDSSupport: c.IMDSSupport, TPMSupport: c.TPMSupport, UEFIData: c.UEFIData,
+		Encrypted: c.EncryptBoot, KMSKeyID: c.KMSKeyID,
+		Regions: c.AMIRegions, RegionKMSKeyIDs: c.RegionKMSKeyIDs, SkipSaveBuildRegion: c.AMISkipBuildRegion,
+		LaunchUsers: c.AMIUsers, LaunchGroups: c.AMIGroups, OrgARNs: c.AMIOrgArns, OUARNs: c.AMIOuArns,
+		SnapshotUsers: c.SnapshotUsers, SnapshotGroups: c.SnapshotGroups,
+		Tags: c.Tags, SnapshotTags: c.SnapshotTags,
+		DeregistrationProtection: c.DeregistrationProtection.Enabled,
+		ProtectionCooldown:       c.DeregistrationProtection.WithCooldown,
+		ForceDeregister:          c.AMIForceDeregister || c.PackerForce,
+		ForceDeleteSnapshot:      c.AMIForceDeleteSnapshot,
+		ImportMethod:             c.ImportMethod, S3Bucket: c.S3Bucket, UploadConcurrency: c.UploadConcurrency,
+	}
+	if c.Platform == "linux/arm64" {
+		s.Architecture = "arm64"
+	}
+	if c.DeprecateAt != "" {
+		t, err := time.Parse(time.RFC3339, c.DeprecateAt)
+		if err != nil {
+			add("deprecate_at %q: want an RFC 3339 time such as 2027-01-01T00:00:00Z", c.DeprecateAt)
+		}
+		s.DeprecateAt = t
+	}
+	if n := len(c.AMIName); n < 3 || n > 128 {
+		add("ami_name: required, 3 to 128 characters (got %d)", n)
+	}
+	oneOf := func(field, v string, allowed ...string) {
+		if v != "" && !slices.Contains(allowed, v) {
+			add("%s %q: want one of %v", field, v, allowed)
+		}
+	}
+	oneOf("boot_mode", c.BootMode, "uefi", "uefi-preferred", "legacy-bios")
+	oneOf("imds_support", c.IMDSSupport, "v2.0")
+	oneOf("tpm_support", c.TPMSupport, "v2.0")
+	oneOf("import_method", c.ImportMethod, publishaws.ImportEBSDirect, publishaws.ImportS3)
+	if c.TPMSupport != "" && c.BootMode != "" && c.BootMode != "uefi" {
+		add("tpm_support: needs boot_mode uefi, not %s", c.BootMode)
+	}
+	if c.KMSKeyID != "" && !c.EncryptBoot {
+		add("kms_key_id: needs encrypt_boot = true")
+	}
+	if c.AMISkipBuildRegion && len(c.AMIRegions) == 0 {
+		add("skip_save_build_region: needs ami_regions to copy to")
+	}
+	if c.ImportMethod == publishaws.ImportS3 && c.S3Bucket == "" {
+		add("s3_bucket: required with import_method = %q", publishaws.ImportS3)
+	}
+	if c.UploadConcurrency < 0 {
+		add("upload_concurrency: %d is negative", c.UploadConcurrency)
+	}
+	for r := range c.RegionKMSKeyIDs {
+		if r != c.Region && !slices.Contains(c.AMIRegions, r) {
+			add("region_kms_key_ids: %s is neither region nor in ami_regions", r)
+		}
+	}
+	if c.AMIForceDeleteSnapshot && !c.AMIForceDeregister {
+		add("force_delete_snapshot: needs force_deregister = true")
+	}
+	return s, errs
+}
