@@ -144,6 +144,11 @@ func (b *build) emit(ctx context.Context) (outs []Output, err error) {
 		made = append(made, final(f))
 		b.o.progress(Event{Phase: PhaseConvert, Message: final(f), Elapsed: time.Since(start)})
 	}
+	// A cancel that arrived while the last partition or format was being
+	// written must not end in a published disk.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if wantRaw {
 		if err := os.Rename(b.rawPath, final(diskformat.Raw)); err != nil {
 			return nil, fmt.Errorf("renaming the disk to %s: %w", final(diskformat.Raw), err)
