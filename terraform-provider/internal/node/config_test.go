@@ -10,24 +10,10 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/elemental-suite/elemental/terraform-provider/internal/node"
+	"github.com/elemental-suite/elemental/terraform-provider/internal/node/nodetest"
 )
 
-func newKey(t *testing.T) (ssh.Signer, []byte) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer, pem.EncodeToMemory(block)
-}
+func newKey(t *testing.T) (ssh.Signer, []byte) { return nodetest.NewKey(t) }
 
 func TestConfigValidate(t *testing.T) {
 	hostSigner, key := newKey(t)

@@ -119,7 +119,7 @@ func (p *elementalProvider) Configure(ctx context.Context, req provider.Configur
 }
 
 func (p *elementalProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewImageResource}
+	return []func() resource.Resource{NewImageResource, NewNodeResource}
 }
 
 func (p *elementalProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -1,0 +1,129 @@
+package provider_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	"github.com/elemental-suite/elemental/terraform-provider/internal/node/nodetest"
+)
+
+func nodeConfig(s *nodetest.SSHD, image, keyFile, hostKey string) string {
+	return fmt.Sprintf(`
+resource "elemental_node" "n" {
+  host   = "127.0.0.1"
+  image  = %q
+  reboot = false
+  ssh {
+    port             = %d
+    user             = %q
+    private_key_wo   = file(%q)
+    private_key_file = %q
+    host_key         = %q
+  }
+}
+`, image, s.Port, s.User, keyFile, keyFile, hostKey)
+}
+
+// TestAccNodeSSHD drives elemental_node against a real sshd whose
+// elemental is a fake that records its arguments (no reboots).
+func TestAccNodeSSHD(t *testing.T) {
+	testAccPreCheck(t)
+	s := nodetest.Start(t)
+	host := imagetest.Registry(t)
+	repo := host + "/elemental/test"
+	pushDerivative(t, repo+":stable", 2, "A")
+	keyFile := filepath.Join(t.TempDir(), "id")
+	nodetest.Write(t, keyFile, s.Client, 0o600)
+	other, _ := nodetest.NewKey(t)
+	otherKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.PublicKey())))
+	cfg := nodeConfig(s, repo+":stable", keyFile, s.HostKeyLine())
+	addr := "elemental_node.n"
+	var digestA string
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   versionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("active_digest"), knownvalue.StringRegexp(regexp.MustCompile(`^sha256:[0-9a-f]{64}$`))),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("passive_digests"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("sha256:old")})),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("generation"), knownvalue.StringExact("v2")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("ssh").AtMapKey("private_key_wo"), knownvalue.Null()),
+				},
+				Check: func(st *terraform.State) error {
+					a := st.RootModule().Resources[addr].Primary.Attributes
+					digestA = a["digest"]
+					if a["active_digest"] != digestA {
+						return fmt.Errorf("active %s, desired %s", a["active_digest"], digestA)
+					}
+					want := "upgrade --system oci:" + repo + "@" + digestA + "\n"
+					if calls := s.Calls(t); !strings.Contains(calls, want) {
+						return fmt.Errorf("toolkit calls %q lack %q", calls, want)
+					}
+					return checkNoSecret(st, string(s.Client))
+				},
+			},
+			{ // out-of-band change: drift, and apply upgrades back
+				PreConfig: func() { s.SetDigest(t, "sha256:"+strings.Repeat("e", 64)) },
+				Config:    cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("active_digest"), knownvalue.StringFunc(func(v string) error {
+						if v != digestA {
+							return fmt.Errorf("planned %s, want %s", v, digestA)
+						}
+						return nil
+					})),
+				}},
+			},
+			{ // the tag moves: an in-place upgrade, not a replacement
+				PreConfig: func() { pushDerivative(t, repo+":stable", 2, "B") },
+				Config:    cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+				Check: func(st *terraform.State) error {
+					a := st.RootModule().Resources[addr].Primary.Attributes
+					if a["digest"] == digestA || a["active_digest"] != a["digest"] || a["passive_digests.0"] != "sha256:old" {
+						return fmt.Errorf("after moving the tag: digest %s active %s passive %s", a["digest"], a["active_digest"], a["passive_digests.0"])
+					}
+					return nil
+				},
+			},
+			{ // a wrong host key is refused
+				Config:      nodeConfig(s, repo+":stable", keyFile, otherKey),
+				ExpectError: regexp.MustCompile(`IDENTIFICATION HAS CHANGED`),
+			},
+		},
+	})
+}
+
+// checkNoSecret fails when the private key appears in any attribute.
+func checkNoSecret(st *terraform.State, secret string) error {
+	line := strings.Split(strings.TrimSpace(secret), "\n")[1]
+	for _, r := range st.RootModule().Resources {
+		for k, v := range r.Primary.Attributes {
+			if strings.Contains(v, line) {
+				return fmt.Errorf("private key material in state attribute %s", k)
+			}
+		}
+	}
+	if b, err := os.ReadFile("terraform.tfstate"); err == nil && strings.Contains(string(b), line) {
+		return fmt.Errorf("private key material in terraform.tfstate")
+	}
+	return nil
+}
