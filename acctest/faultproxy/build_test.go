@@ -1,0 +1,164 @@
+package faultproxy_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/elemental-suite/elemental/acctest/faultproxy"
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	"github.com/elemental-suite/elemental/internal/installer"
+	"github.com/elemental-suite/elemental/internal/rootfs"
+)
+
+// clearSigns are the causes a failed build through the proxy may give;
+// anything else is not a clear error.
+var clearSigns = []string{
+	"unexpected EOF", "connection reset by peer", "digest mismatch", "error verifying sha256 checksum",
+	"faultproxy: injected", "UNAVAILABLE", "does not match expected size", "EOF",
+}
+
+// TestInstallerThroughFaultyRegistry builds one derivative through the
+// proxy at 0%, 5% and 30% faults. Every run must either succeed with a raw
+// disk byte-identical to the fault-free one or fail with a clear error
+// naming the source, leaving the output directory and TMPDIR as they were.
+// FAULTPROXY_RUNS sets the runs per rate (default 4, 2 with -short).
+func TestInstallerThroughFaultyRegistry(t *testing.T) {
+	runs := 4
+	if testing.Short() {
+		runs = 2
+	}
+	if v, err := strconv.Atoi(os.Getenv("FAULTPROXY_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+
+	img, err := imagetest.Image(append(imagetest.Derivative(2, "A"),
+		imagetest.Layer{{Path: "srv/noise", Type: rootfs.TypeReg, Data: noise(3 << 20)}})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := imagetest.Registry(t)
+	imagetest.Push(t, backend+"/elemental/os:v1", img)
+	p, err := faultproxy.New(backend, faultproxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	src := p.Addr() + "/elemental/os:v1"
+
+	want, err := build(t, src)
+	if err != nil {
+		t.Fatalf("fault-free build: %v", err)
+	}
+	for _, rate := range []float64{0.05, 0.30} {
+		var ok, failed, requests int
+		faults := map[faultproxy.Fault]int{}
+		for i := range runs {
+			seed := uint64(rate*1000) + uint64(i)
+			p.Configure(faultproxy.Config{Rate: rate, Seed: seed})
+			got, err := build(t, src)
+			s := p.Stats()
+			requests += s.Requests
+			for k, v := range s.Faults {
+				faults[k] += v
+			}
+			switch {
+			case err == nil && got != want:
+				t.Errorf("rate %.2f seed %d: disk sha256 %s, fault-free %s", rate, seed, got, want)
+			case err == nil:
+				ok++
+			default:
+				failed++
+				checkClear(t, err, src)
+			}
+		}
+		t.Logf("rate %2.0f%%: %d runs, %d byte-identical disks, %d clear failures; %d requests, faults %s",
+			rate*100, runs, ok, failed, requests, faultList(faults))
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) > 1 { // t.TempDir's own directory
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("TMPDIR holds %v after the runs", names)
+	}
+}
+
+// build runs the installer into a fresh directory and returns the raw
+// disk's sha256; on failure it checks that the directory is empty.
+func build(t *testing.T, src string) (string, error) {
+	t.Helper()
+	out, err := os.MkdirTemp(t.TempDir(), "out-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(out)
+	res, err := installer.Run(context.Background(), installer.Spec{Source: src, Insecure: true, OutputDir: out,
+		SourceDateEpoch: imagetest.Epoch, Username: "fault", Password: "proxy-secret-5e2a"})
+	if err != nil {
+		if ents, _ := os.ReadDir(out); len(ents) > 0 {
+			t.Errorf("failed run left %s in the output directory (%v)", ents[0].Name(), err)
+		}
+		return "", err
+	}
+	f, err := os.Open(filepath.Join(out, "elemental.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	_ = res
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func checkClear(t *testing.T, err error, src string) {
+	t.Helper()
+	msg := err.Error()
+	if !strings.Contains(msg, src) {
+		t.Errorf("error does not name the source %s: %v", src, err)
+	}
+	if strings.Contains(msg, "proxy-secret-5e2a") {
+		t.Errorf("error reveals the password: %v", err)
+	}
+	for _, s := range clearSigns {
+		if strings.Contains(msg, s) {
+			return
+		}
+	}
+	t.Errorf("error gives no recognised cause: %v", err)
+}
+
+func faultList(m map[faultproxy.Fault]int) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// noise returns n incompressible, deterministic bytes.
+func noise(n int) []byte {
+	b := make([]byte, n)
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	return b
+}
