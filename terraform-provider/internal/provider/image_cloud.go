@@ -85,7 +85,7 @@ func gcpImageBlock() schema.SingleNestedBlock {
 			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Labels on the image."},
 			"guest_os_features": schema.ListAttribute{Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Guest OS features (default `UEFI_COMPATIBLE`, `GVNIC`)."},
+				MarkdownDescription: "Guest OS features (default `UEFI_COMPATIBLE`)."},
 			"deprecate_at": optString("RFC 3339 time at which the image is marked DEPRECATED."),
 		},
 	}

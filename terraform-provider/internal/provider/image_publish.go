@@ -3,43 +3,158 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/elemental-suite/elemental/internal/diskformat"
 	"github.com/elemental-suite/elemental/internal/installer"
+	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
+	gcppub "github.com/elemental-suite/elemental/internal/publish/gcp"
 )
 
-var errCloudUnavailable = errors.New("publishing to clouds is not available in this build of the provider")
-
-// cloudFormats are the disk formats the cloud targets upload.
+// cloudFormats are the disk formats the cloud targets upload: both take
+// the sparse raw disk.
 func (r *imageResource) cloudFormats(m *imageModel) []diskformat.Format {
-	var out []diskformat.Format
-	if m.AWS != nil {
-		out = append(out, diskformat.Raw)
-	}
-	if m.GCP != nil {
-		out = append(out, diskformat.GCE)
-	}
-	return out
-}
-
-// publish uploads the build to every cloud target and records the results.
-func (r *imageResource) publish(ctx context.Context, m *imageModel, outs []installer.Output) error {
-	m.AWSAMIs, m.AWSSnapshotIDs = types.MapNull(types.StringType), types.MapNull(types.StringType)
-	m.GCPSelfLink = types.StringNull()
 	if m.AWS != nil || m.GCP != nil {
-		return errCloudUnavailable
+		return []diskformat.Format{diskformat.Raw}
 	}
 	return nil
 }
 
-// unpublish deletes what publish created.
-func (r *imageResource) unpublish(ctx context.Context, m imageModel) error { return nil }
+func rawOutput(outs []installer.Output) string {
+	for _, o := range outs {
+		if o.Format == diskformat.Raw {
+			return o.Path
+		}
+	}
+	return ""
+}
+
+// publish uploads the build to every cloud target and records the
+// results. When a later target fails, the earlier ones are deleted.
+func (r *imageResource) publish(ctx context.Context, m *imageModel, outs []installer.Output) error {
+	m.AWSAMIs, m.AWSSnapshotIDs = types.MapNull(types.StringType), types.MapNull(types.StringType)
+	m.GCPSelfLink = types.StringNull()
+	raw := rawOutput(outs)
+	if m.AWS != nil {
+		spec, err := toAWSSpec(ctx, *m)
+		if err != nil {
+			return err
+		}
+		cfg, err := r.data.AWS.awsConfig(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := awspub.Publish(ctx, cfg, raw, spec, func(e awspub.Event) {
+			tflog.Info(ctx, "aws "+e.Stage, map[string]any{"region": e.Region, "id": e.ID, "done": e.Done, "total": e.Total})
+		})
+		if err != nil {
+			return fmt.Errorf("publishing AMI %s: %w", spec.Name, err)
+		}
+		var d1, d2 diag.Diagnostics
+		m.AWSAMIs, d1 = types.MapValueFrom(ctx, types.StringType, res.AMIs)
+		m.AWSSnapshotIDs, d2 = types.MapValueFrom(ctx, types.StringType, res.Snapshots)
+		d1.Append(d2...)
+		if err := diagErr(d1); err != nil {
+			return err
+		}
+	}
+	if m.GCP != nil {
+		if err := r.publishGCP(ctx, m, raw); err != nil {
+			if uerr := r.unpublish(context.WithoutCancel(ctx), *m); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("cleaning up the AMIs: %w", uerr))
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *imageResource) publishGCP(ctx context.Context, m *imageModel, raw string) error {
+	spec, err := toGCPSpec(ctx, *m, r.data.GCP.Project)
+	if err != nil {
+		return err
+	}
+	cl, err := r.data.GCP.gcpClients(ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// The name belongs to this build ID: an image of that name is a
+	// leftover of the same build (e.g. after drift), so replace it.
+	if err := gcppub.Delete(ctx, cl, spec.ProjectID, spec.ImageName); err != nil {
+		return err
+	}
+	res, err := gcppub.Publish(ctx, cl, raw, spec, func(e gcppub.Event) {
+		tflog.Info(ctx, "gcp publish", map[string]any{"event": fmt.Sprintf("%+v", e)})
+	})
+	if err != nil {
+		return fmt.Errorf("publishing Compute Engine image %s: %w", spec.ImageName, err)
+	}
+	m.GCPSelfLink = types.StringValue(res.SelfLink)
+	return nil
+}
+
+// unpublish deletes what publish created: AMIs and their snapshots, and
+// the Compute Engine image.
+func (r *imageResource) unpublish(ctx context.Context, m imageModel) error {
+	var errs []error
+	if amis, snaps := stringMap(ctx, m.AWSAMIs), stringMap(ctx, m.AWSSnapshotIDs); len(amis) > 0 {
+		cfg, err := r.data.AWS.awsConfig(ctx)
+		if err == nil {
+			err = awspub.Delete(ctx, cfg, &awspub.Result{AMIs: amis, Snapshots: snaps}, true)
+		}
+		errs = append(errs, err)
+	}
+	if project, image, ok := parseSelfLink(m.GCPSelfLink.ValueString()); ok {
+		cl, err := r.data.GCP.gcpClients(ctx)
+		if err == nil {
+			err = gcppub.Delete(ctx, cl, project, image)
+			cl.Close()
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
 
 // goneCloud names the published images that no longer exist.
 func (r *imageResource) goneCloud(ctx context.Context, m imageModel) ([]string, error) {
-	return nil, nil
+	var gone []string
+	if amis := stringMap(ctx, m.AWSAMIs); len(amis) > 0 {
+		cfg, err := r.data.AWS.awsConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for region, ami := range amis {
+			ok, err := awspub.Exists(ctx, cfg, region, ami)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				gone = append(gone, fmt.Sprintf("AMI %s in %s", ami, region))
+			}
+		}
+	}
+	if project, image, ok := parseSelfLink(m.GCPSelfLink.ValueString()); ok {
+		cl, err := r.data.GCP.gcpClients(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer cl.Close()
+		exists, err := gcppub.Exists(ctx, cl, project, image)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			gone = append(gone, "Compute Engine image "+project+"/"+image)
+		}
+	}
+	return gone, nil
 }
 
 // adoptCloud finds the published images of an imported build.
@@ -47,7 +162,103 @@ func (r *imageResource) adoptCloud(ctx context.Context, m *imageModel) error {
 	m.AWSAMIs, m.AWSSnapshotIDs = types.MapNull(types.StringType), types.MapNull(types.StringType)
 	m.GCPSelfLink = types.StringNull()
 	if m.AWS != nil || m.GCP != nil {
-		return errCloudUnavailable
+		return errors.New("importing images published to AWS or Google Cloud is not supported; " +
+			"remove the resource from state and let Terraform publish a new build, or import it without the aws and gcp blocks")
 	}
 	return nil
+}
+
+func stringMap(ctx context.Context, v types.Map) map[string]string {
+	out := map[string]string{}
+	if !v.IsNull() && !v.IsUnknown() {
+		_ = v.ElementsAs(ctx, &out, false)
+	}
+	return out
+}
+
+// parseSelfLink splits ".../projects/P/global/images/N".
+func parseSelfLink(link string) (project, image string, ok bool) {
+	parts := strings.Split(link, "/")
+	for i := 0; i+4 < len(parts); i++ {
+		if parts[i] == "projects" && parts[i+2] == "global" && parts[i+3] == "images" {
+			return parts[i+1], parts[i+4], true
+		}
+	}
+	return "", "", false
+}
+
+func architecture(platform string, arm, x86 string) string {
+	if platform == "linux/arm64" {
+		return arm
+	}
+	return x86
+}
+
+func parseTime(v types.String, what string) (time.Time, error) {
+	if v.IsNull() || v.ValueString() == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v.ValueString())
+	if err != nil {
+		return t, fmt.Errorf("%s: want an RFC 3339 time: %w", what, err)
+	}
+	return t, nil
+}
+
+func toAWSSpec(ctx context.Context, m imageModel) (awspub.Spec, error) {
+	a := m.AWS
+	var regions, users []string
+	var errs []error
+	errs = append(errs, diagErr(a.Regions.ElementsAs(ctx, &regions, false)))
+	if !a.ShareAccounts.IsNull() {
+		errs = append(errs, diagErr(a.ShareAccounts.ElementsAs(ctx, &users, false)))
+	}
+	deprecate, err := parseTime(a.DeprecateAt, "aws.deprecate_at")
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return awspub.Spec{}, err
+	}
+	if len(regions) == 0 {
+		return awspub.Spec{}, errors.New("aws.regions: at least one region")
+	}
+	tags := stringMap(ctx, a.Tags)
+	spec := awspub.Spec{
+		Region: regions[0], Regions: regions[1:], Name: artifactName(a.Name, "elemental", m.ID.ValueString()),
+		Description: a.Description.ValueString(), Architecture: architecture(m.Platform.ValueString(), "arm64", "x86_64"),
+		BootMode: a.BootMode.ValueString(), IMDSSupport: a.IMDSSupport.ValueString(),
+		Encrypted: a.Encrypted.ValueBool(), KMSKeyID: a.KMSKeyID.ValueString(),
+		LaunchUsers: users, Tags: tags, SnapshotTags: tags, DeprecateAt: deprecate,
+		DeleteOnTermination: true,
+		// The name belongs to this build ID: an AMI of that name is a
+		// leftover of the same build (e.g. after drift), so replace it.
+		ForceDeregister: true, ForceDeleteSnapshot: true,
+		Provenance: map[string]string{"elemental:source": m.Source.ValueString(),
+			"elemental:digest": m.Digest.ValueString(), "elemental:build": m.ID.ValueString()},
+	}
+	if a.Public.ValueBool() {
+		spec.LaunchGroups = []string{"all"}
+	}
+	return spec, nil
+}
+
+func toGCPSpec(ctx context.Context, m imageModel, defProject string) (gcppub.Spec, error) {
+	g := m.GCP
+	deprecate, err := parseTime(g.DeprecateAt, "gcp.deprecate_at")
+	if err != nil {
+		return gcppub.Spec{}, err
+	}
+	spec := gcppub.Spec{
+		ProjectID: valueOr(g.Project, defProject), Bucket: g.Bucket.ValueString(),
+		ImageName: artifactName(g.ImageName, "elemental", m.ID.ValueString()), Family: g.Family.ValueString(),
+		Description: g.Description.ValueString(), Labels: stringMap(ctx, g.Labels), DeprecateAt: deprecate,
+		Architecture: architecture(m.Platform.ValueString(), gcppub.ArchARM64, gcppub.ArchX86_64),
+		Provenance:   map[string]string{"source-image": m.Source.ValueString(), "source-digest": m.Digest.ValueString()},
+	}
+	if !g.GuestOSFeatures.IsNull() {
+		spec.GuestOSFeatures = []string{}
+		if err := diagErr(g.GuestOSFeatures.ElementsAs(ctx, &spec.GuestOSFeatures, false)); err != nil {
+			return spec, err
+		}
+	}
+	return spec, spec.Validate()
 }

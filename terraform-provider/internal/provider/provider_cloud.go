@@ -23,6 +23,7 @@ type gcpProviderModel struct {
 	Project                   types.String `tfsdk:"project"`
 	Credentials               types.String `tfsdk:"credentials"`
 	ImpersonateServiceAccount types.String `tfsdk:"impersonate_service_account"`
+	WithoutAuthentication     types.Bool   `tfsdk:"without_authentication"`
 	Endpoints                 *struct {
 		Compute types.String `tfsdk:"compute"`
 		Storage types.String `tfsdk:"storage"`
@@ -42,6 +43,7 @@ type awsSettings struct {
 type gcpSettings struct {
 	Project, Credentials, ImpersonateServiceAccount string
 	ComputeEndpoint, StorageEndpoint                string
+	WithoutAuthentication                           bool
 }
 
 func awsFromModel(m *awsProviderModel, getenv func(string) string) awsSettings {
@@ -84,6 +86,7 @@ func gcpFromModel(m *gcpProviderModel, getenv func(string) string) gcpSettings {
 		ImpersonateServiceAccount: stringOr(m.ImpersonateServiceAccount, getenv("GOOGLE_IMPERSONATE_SERVICE_ACCOUNT")),
 		ComputeEndpoint:           getenv("GOOGLE_COMPUTE_CUSTOM_ENDPOINT"),
 		StorageEndpoint:           getenv("GOOGLE_STORAGE_CUSTOM_ENDPOINT"),
+		WithoutAuthentication:     boolOr(m.WithoutAuthentication, ""),
 	}
 	if e := m.Endpoints; e != nil {
 		s.ComputeEndpoint = stringOr(e.Compute, s.ComputeEndpoint)
@@ -140,6 +143,8 @@ func gcpProviderBlock() schema.SingleNestedBlock {
 			"project":                     str("Default project. Env: `GOOGLE_PROJECT`, `GOOGLE_CLOUD_PROJECT`, `CLOUDSDK_CORE_PROJECT`.", false),
 			"credentials":                 str("Service account key JSON, or a path to it. Env: `GOOGLE_CREDENTIALS`, `GOOGLE_APPLICATION_CREDENTIALS`.", true),
 			"impersonate_service_account": str("Service account to impersonate. Env: `GOOGLE_IMPERSONATE_SERVICE_ACCOUNT`.", false),
+			"without_authentication": schema.BoolAttribute{Optional: true,
+				MarkdownDescription: "Send no credentials (for emulators behind `endpoints`)."},
 		},
 		Blocks: map[string]schema.Block{
 			"endpoints": schema.SingleNestedBlock{

@@ -1,0 +1,176 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/elemental-suite/elemental/acctest/awsemu"
+	"github.com/elemental-suite/elemental/acctest/gcpemu"
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
+	gcppub "github.com/elemental-suite/elemental/internal/publish/gcp"
+)
+
+const gcpProject = "elemental-test"
+
+func cloudConfig(awsURL, gcpURL, ref, dir string) string {
+	return fmt.Sprintf(`
+provider "elemental" {
+  aws {
+    region     = "us-east-1"
+    access_key = "AKIAEMULATOR"
+    secret_key = "emulator"
+    endpoints {
+      ec2 = %[1]q
+      ebs = %[1]q
+      s3  = %[1]q
+    }
+  }
+  gcp {
+    project                = %[2]q
+    without_authentication = true
+    endpoints {
+      compute = %[3]q
+      storage = %[3]q
+    }
+  }
+}
+
+resource "elemental_image" "cloud" {
+  source = %[4]q
+  disk {
+    directory = %[5]q
+  }
+  aws {
+    regions      = ["us-east-1", "eu-west-1"]
+    name         = "elemental-test"
+    tags         = { team = "os" }
+    imds_support = "v2.0"
+  }
+  gcp {
+    bucket     = "uploads"
+    image_name = "elemental-test"
+    family     = "elemental"
+  }
+}
+`, awsURL, gcpProject, gcpURL, ref, dir)
+}
+
+// TestAccImageCloud publishes to the AWS and Google Cloud emulators:
+// create, drift after an out-of-band deregistration, destroy with
+// nothing left.
+func TestAccImageCloud(t *testing.T) {
+	testAccPreCheck(t)
+	awsEmu := awsemu.New(awsemu.Options{Delay: 10 * time.Millisecond})
+	awsSrv := awsemu.NewServer(awsEmu)
+	t.Cleanup(awsSrv.Close)
+	gcpEmu, err := gcpemu.Start(gcpemu.Options{Buckets: []string{"uploads"}, OpDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gcpEmu.Close() })
+	host := imagetest.Registry(t)
+	ref := host + "/elemental/cloud:stable"
+	pushDerivative(t, ref, 2, "A")
+	dir := t.TempDir()
+	cfg := cloudConfig(awsSrv.URL, gcpEmu.URL(), ref, dir)
+	addr := "elemental_image.cloud"
+	var firstAMI, gcpImage string
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   versionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if res := awsEmu.Resources(); len(res.Images)+len(res.Snapshots) > 0 {
+				return fmt.Errorf("AWS resources left: %+v", res)
+			}
+			if imgs := gcpEmu.Images(gcpProject); len(imgs) > 0 {
+				return fmt.Errorf("%d Compute Engine images left", len(imgs))
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources[addr].Primary.Attributes
+					for _, region := range []string{"us-east-1", "eu-west-1"} {
+						if !strings.HasPrefix(a["aws_amis."+region], "ami-") || !strings.HasPrefix(a["aws_snapshot_ids."+region], "snap-") {
+							return fmt.Errorf("region %s: ami %q snapshot %q", region, a["aws_amis."+region], a["aws_snapshot_ids."+region])
+						}
+					}
+					firstAMI = a["aws_amis.eu-west-1"]
+					if res := awsEmu.Resources(); len(res.Images) != 2 {
+						return fmt.Errorf("emulator holds images %v, want 2", res.Images)
+					}
+					img, _, err := gcpEmu.Image(gcpProject, "elemental-test-"+a["id"])
+					if err != nil {
+						return err
+					}
+					if img.SelfLink != a["gcp_image_self_link"] || img.Family != "elemental" {
+						return fmt.Errorf("gcp image %s family %s, state %s", img.SelfLink, img.Family, a["gcp_image_self_link"])
+					}
+					return nil
+				},
+			},
+			{ // the eu-west-1 AMI is deregistered out of band: re-create
+				PreConfig: func() {
+					deregister(t, awsSrv.URL, "eu-west-1", firstAMI)
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+				}},
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources[addr].Primary.Attributes
+					if a["aws_amis.eu-west-1"] == firstAMI || a["aws_amis.eu-west-1"] == "" {
+						return fmt.Errorf("eu-west-1 AMI %q not re-created", a["aws_amis.eu-west-1"])
+					}
+					gcpImage = "elemental-test-" + a["id"]
+					return nil
+				},
+			},
+			{ // the Compute Engine image is deleted out of band: re-create
+				PreConfig: func() {
+					cl, err := gcppub.NewClients(context.Background(), gcppub.ClientOptions{
+						ComputeEndpoint: gcpEmu.URL(), StorageEndpoint: gcpEmu.URL(), WithoutAuthentication: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer cl.Close()
+					if err := gcppub.Delete(context.Background(), cl, gcpProject, gcpImage); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+				}},
+				Check: func(*terraform.State) error {
+					_, _, err := gcpEmu.Image(gcpProject, gcpImage)
+					return err
+				},
+			},
+		},
+	})
+}
+
+func deregister(t *testing.T, url, region, ami string) {
+	t.Helper()
+	cfg := aws.Config{Region: region, BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMULATOR", "emulator", "")}
+	if err := awspub.Delete(context.Background(), cfg, &awspub.Result{AMIs: map[string]string{region: ami}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := awspub.Exists(context.Background(), cfg, region, ami); err != nil || ok {
+		t.Fatalf("AMI %s still exists (%v)", ami, err)
+	}
+}
