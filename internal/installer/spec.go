@@ -114,7 +114,7 @@ func (s Spec) Validate() error {
 	}
 	seen := map[diskformat.Format]bool{}
 	for _, f := range s.Formats {
-		if f == diskformat.FormatUnknown {
+		if f.Ext() == "" { // FormatUnknown or out of range
 			add("formats: unknown format (allowed: %s)", allowedFormats())
 		}
 		if seen[f] {
