@@ -159,7 +159,10 @@ func (e *Emulator) Objects(bucket string) ([]string, error) {
 func (e *Emulator) SetFaults(f map[string]Fault) { e.faults.set(f) }
 
 // FaultCounts reports injected faults as "operation/kind" → count.
-func (e *Emulator) FaultCounts() map[string]int { return e.faults.snapshot() }
+func (e *Emulator) FaultCounts() map[string]int { return e.faults.snapshot(e.faults.counts) }
+
+// RequestCounts reports requests received per operation, faulted or not.
+func (e *Emulator) RequestCounts() map[string]int { return e.faults.snapshot(e.faults.requests) }
 
 // CRC32CChecked counts finished uploads whose CRC32C the emulator compared.
 func (e *Emulator) CRC32CChecked() int {

@@ -86,12 +86,13 @@ const (
 type injector struct {
 	mu     sync.Mutex
 	rng    *rand.Rand
-	faults map[string]Fault
-	counts map[string]int
+	faults   map[string]Fault
+	counts   map[string]int
+	requests map[string]int
 }
 
 func newInjector(seed uint64, faults map[string]Fault) *injector {
-	return &injector{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), faults: faults, counts: map[string]int{}}
+	return &injector{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), faults: faults, counts: map[string]int{}, requests: map[string]int{}}
 }
 
 func (in *injector) set(faults map[string]Fault) {
@@ -104,6 +105,7 @@ func (in *injector) set(faults map[string]Fault) {
 func (in *injector) pick(op string) (FaultKind, time.Duration) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.requests[op]++
 	f, ok := in.faults[op]
 	if !ok {
 		f, ok = in.faults[OpAny]
@@ -124,11 +126,11 @@ func (in *injector) pick(op string) (FaultKind, time.Duration) {
 	return k, d
 }
 
-func (in *injector) snapshot() map[string]int {
+func (in *injector) snapshot(m map[string]int) map[string]int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	out := make(map[string]int, len(in.counts))
-	for k, v := range in.counts {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
 		out[k] = v
 	}
 	return out

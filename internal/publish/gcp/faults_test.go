@@ -1,0 +1,146 @@
+package gcp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/elemental-suite/elemental/acctest/gcpemu"
+	"github.com/elemental-suite/elemental/internal/publish/gcp"
+)
+
+// TestPublishTransientFaults injects 5% and 30% transient faults into
+// every request: each publish either gives the same image as without
+// faults, or fails and leaves nothing behind.
+func TestPublishTransientFaults(t *testing.T) {
+	raw := writeRawDisk(t, 96*mib, []extent{{0, 4 * mib}, {50 * mib, mib}}, 4)
+	want := paddedDigest(t, raw)
+	tests := []struct {
+		name  string
+		rate  float64
+		seeds []uint64
+	}{
+		{name: "5 percent", rate: 0.05, seeds: []uint64{1, 2, 3, 4, 5}},
+		{name: "30 percent", rate: 0.30, seeds: []uint64{1, 2, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			injected, requests := 0, 0
+			for _, seed := range tc.seeds {
+				f := newFixture(t, gcpemu.Options{Seed: seed, Faults: map[string]gcpemu.Fault{
+					gcpemu.OpAny: {Rate: tc.rate, Delay: 20 * time.Millisecond},
+				}})
+				spec := baseSpec(fmt.Sprintf("faulty-%d", seed))
+				spec.DeprecateAt = time.Now().Add(time.Hour)
+				_, err := gcp.Publish(context.Background(), f.clients, raw, spec, nil)
+				for _, n := range f.emu.FaultCounts() {
+					injected += n
+				}
+				for _, n := range f.emu.RequestCounts() {
+					requests += n
+				}
+				if err != nil {
+					t.Logf("seed %d: publish failed (allowed, if nothing is left): %v", seed, err)
+					f.assertNothingLeft(t)
+					continue
+				}
+				f.emu.SetFaults(nil)
+				img, archive, err := f.emu.Image(testProject, spec.ImageName)
+				if err != nil || img.Status != "READY" || archive.DiskDigest != want || img.Deprecated == nil || img.Deprecated.State != "ACTIVE" {
+					t.Errorf("seed %d: image %+v, digest %s (want %s), err %v", seed, img, archive.DiskDigest, want, err)
+				}
+				if objs, _ := f.emu.Objects(testBucket); len(objs) != 0 {
+					t.Errorf("seed %d: objects left: %v", seed, objs)
+				}
+			}
+			if injected == 0 {
+				t.Fatal("no fault was injected: the test proves nothing")
+			}
+			t.Logf("%d faults injected into %d requests", injected, requests)
+		})
+	}
+}
+
+// TestPublishFatalFaults makes one stage fail for good: Publish must fail
+// and remove the object and any image it created.
+func TestPublishFatalFaults(t *testing.T) {
+	raw := writeRawDisk(t, 64*mib, []extent{{0, 2 * mib}}, 5)
+	fatal := gcpemu.Fault{Rate: 1, Kinds: []gcpemu.FaultKind{gcpemu.FaultForbidden}}
+	tests := []struct {
+		name string
+		op   string
+	}{
+		{name: "upload start", op: gcpemu.OpUploadStart},
+		{name: "upload chunk", op: gcpemu.OpUploadChunk},
+		{name: "images insert", op: gcpemu.OpImagesInsert},
+		{name: "images deprecate", op: gcpemu.OpImagesDeprecate},
+		{name: "final images get", op: gcpemu.OpImagesGet},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, gcpemu.Options{Faults: map[string]gcpemu.Fault{tc.op: fatal}})
+			spec := baseSpec("fatal")
+			spec.DeprecateAt = time.Now().Add(time.Hour)
+			if tc.op == gcpemu.OpImagesGet {
+				// cleanup needs images.get too: fail only the first one
+				f.emu.SetFaults(map[string]gcpemu.Fault{tc.op: fatal})
+				spec.CleanupTimeout = 10 * time.Second
+			}
+			_, err := gcp.Publish(context.Background(), f.clients, raw, spec, func(e gcp.Event) {
+				if e.Phase == gcp.PhaseCleanup && tc.op == gcpemu.OpImagesGet {
+					f.emu.SetFaults(nil)
+				}
+			})
+			if err == nil {
+				t.Fatal("Publish succeeded despite a fatal fault")
+			}
+			if f.emu.FaultCounts()[tc.op+"/403"] == 0 {
+				t.Fatalf("no 403 injected into %s", tc.op)
+			}
+			f.assertNothingLeft(t)
+		})
+	}
+}
+
+// TestPublishCancel cancels the context at each stage: Publish returns
+// the cancellation and leaves nothing behind.
+func TestPublishCancel(t *testing.T) {
+	raw := writeRawDisk(t, 128*mib, []extent{{0, 6 * mib}, {100 * mib, 2 * mib}}, 6)
+	tests := []struct {
+		name   string
+		phase  gcp.Phase
+		atByte int64
+	}{
+		{name: "mid upload", phase: gcp.PhaseUpload, atByte: 1},
+		{name: "before insert", phase: gcp.PhaseInsert},
+		{name: "while waiting for the image", phase: gcp.PhaseWait},
+		{name: "while deprecating", phase: gcp.PhaseDeprecate},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, gcpemu.Options{OpDelay: 100 * time.Millisecond})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			spec := baseSpec("cancelled")
+			spec.DeprecateAt = time.Now().Add(time.Hour)
+			var uploaded int64
+			_, err := gcp.Publish(ctx, f.clients, raw, spec, func(e gcp.Event) {
+				if e.Phase == gcp.PhaseUpload {
+					uploaded = e.Bytes
+				}
+				if e.Phase == tc.phase && e.Bytes >= tc.atByte {
+					cancel()
+				}
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Publish = %v, want context.Canceled", err)
+			}
+			if tc.phase == gcp.PhaseUpload && uploaded >= 6*mib {
+				t.Errorf("cancel came after the whole upload (%d bytes)", uploaded)
+			}
+			f.assertNothingLeft(t)
+		})
+	}
+}
