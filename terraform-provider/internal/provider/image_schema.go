@@ -73,7 +73,8 @@ func formatNames() []string {
 func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	sizeAttr := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Optional: true, MarkdownDescription: desc,
-			Validators: []validator.String{sizeValidator{}}}
+			Validators:    []validator.String{sizeValidator{}},
+			PlanModifiers: []planmodifier.String{replaceString()}}
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "One immutable image version: builds an Elemental derivative into a bootable GPT disk " +
