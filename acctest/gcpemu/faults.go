@@ -20,11 +20,14 @@ const (
 	FaultReset
 	FaultSlow
 	FaultForbidden
+	// FaultLost lets the request take effect, then resets the connection
+	// instead of answering: the client cannot know that it succeeded.
+	FaultLost
 )
 
 var faultNames = map[FaultKind]string{
 	FaultUnknown: "unknown", FaultInternal: "500", FaultUnavailable: "503",
-	FaultThrottle: "429", FaultReset: "reset", FaultSlow: "slow", FaultForbidden: "403",
+	FaultThrottle: "429", FaultReset: "reset", FaultSlow: "slow", FaultForbidden: "403", FaultLost: "lost",
 }
 
 // String returns the kind's short name ("500", "reset", ...).
@@ -46,7 +49,7 @@ func ParseFaultKind(s string) (FaultKind, bool) {
 }
 
 // TransientFaults are the kinds a well-behaved client retries through.
-var TransientFaults = []FaultKind{FaultInternal, FaultUnavailable, FaultThrottle, FaultReset, FaultSlow}
+var TransientFaults = []FaultKind{FaultInternal, FaultUnavailable, FaultThrottle, FaultReset, FaultSlow, FaultLost}
 
 // Fault injects failures into a share of one operation's requests.
 type Fault struct {
@@ -151,6 +154,10 @@ func (in *injector) middleware(next http.Handler) http.Handler {
 		case FaultReset:
 			resetConn(w)
 			return
+		case FaultLost:
+			next.ServeHTTP(&discardWriter{header: http.Header{}}, r)
+			resetConn(w)
+			return
 		case FaultInternal:
 			writeError(w, http.StatusInternalServerError, "backendError", "injected fault: internal error")
 			return
@@ -184,3 +191,10 @@ func resetConn(w http.ResponseWriter) {
 	}
 	_ = conn.Close()
 }
+
+// discardWriter is a ResponseWriter whose answer goes nowhere.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}

@@ -33,11 +33,19 @@ type uploadChecker struct {
 	next     http.Handler
 	mu       sync.Mutex
 	sessions map[string]*uploadState
-	checked  int // uploads finalised with a CRC32C that was compared
+	finished map[string]*savedResponse // final answers, replayed to retries
+	checked  int                       // uploads finalised with a CRC32C that was compared
+}
+
+// savedResponse is a recorded answer.
+type savedResponse struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
 func newUploadChecker(next http.Handler) *uploadChecker {
-	return &uploadChecker{next: next, sessions: map[string]*uploadState{}}
+	return &uploadChecker{next: next, sessions: map[string]*uploadState{}, finished: map[string]*savedResponse{}}
 }
 
 func (c *uploadChecker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +99,15 @@ func (c *uploadChecker) chunk(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st, ok := c.sessions[id]
+	if saved, done := c.finished[id]; !ok && done {
+		// GCS answers a retry of a finished upload with the object again
+		for k, v := range saved.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(saved.status)
+		_, _ = w.Write(saved.body)
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, "notFound", "no such upload session "+id)
 		return
@@ -144,12 +161,13 @@ func (c *uploadChecker) chunk(w http.ResponseWriter, r *http.Request) {
 	r.Header.Set("Content-Range", rng)
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	r.ContentLength = int64(len(data))
-	rec := &headerHook{ResponseWriter: w}
+	rec := &headerHook{ResponseWriter: w, keep: final}
 	c.next.ServeHTTP(rec, r)
 	if rec.status < 400 {
 		st.received, st.crc = end, crc
 		if final {
 			delete(c.sessions, id)
+			c.finished[id] = &savedResponse{status: rec.status, header: w.Header().Clone(), body: rec.body.Bytes()}
 		}
 	}
 }
@@ -194,12 +212,14 @@ func parseContentRange(s string) (start, total int64, err error) {
 }
 
 // headerHook calls hook with the headers just before they are sent and
-// remembers the status.
+// remembers the status (and, with keep, the body).
 type headerHook struct {
 	http.ResponseWriter
 	hook   func(http.Header)
 	status int
 	wrote  bool
+	keep   bool
+	body   bytes.Buffer
 }
 
 func (h *headerHook) WriteHeader(code int) {
@@ -215,6 +235,9 @@ func (h *headerHook) WriteHeader(code int) {
 func (h *headerHook) Write(p []byte) (int, error) {
 	if !h.wrote {
 		h.WriteHeader(http.StatusOK)
+	}
+	if h.keep {
+		h.body.Write(p)
 	}
 	return h.ResponseWriter.Write(p)
 }

@@ -67,19 +67,23 @@ func TestPublishTransientFaults(t *testing.T) {
 // and remove the object and any image it created.
 func TestPublishFatalFaults(t *testing.T) {
 	raw := writeRawDisk(t, 64*mib, []extent{{0, 2 * mib}}, 5)
-	fatal := gcpemu.Fault{Rate: 1, Kinds: []gcpemu.FaultKind{gcpemu.FaultForbidden}}
 	tests := []struct {
 		name string
 		op   string
+		kind gcpemu.FaultKind
 	}{
-		{name: "upload start", op: gcpemu.OpUploadStart},
-		{name: "upload chunk", op: gcpemu.OpUploadChunk},
-		{name: "images insert", op: gcpemu.OpImagesInsert},
-		{name: "images deprecate", op: gcpemu.OpImagesDeprecate},
-		{name: "final images get", op: gcpemu.OpImagesGet},
+		{name: "upload start", op: gcpemu.OpUploadStart, kind: gcpemu.FaultForbidden},
+		{name: "upload chunk", op: gcpemu.OpUploadChunk, kind: gcpemu.FaultForbidden},
+		{name: "images insert", op: gcpemu.OpImagesInsert, kind: gcpemu.FaultForbidden},
+		// the image is created but the answer never arrives: cleanup must
+		// still find it (its source is our object) and delete it
+		{name: "images insert answer always lost", op: gcpemu.OpImagesInsert, kind: gcpemu.FaultLost},
+		{name: "images deprecate", op: gcpemu.OpImagesDeprecate, kind: gcpemu.FaultForbidden},
+		{name: "final images get", op: gcpemu.OpImagesGet, kind: gcpemu.FaultForbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			fatal := gcpemu.Fault{Rate: 1, Kinds: []gcpemu.FaultKind{tc.kind}}
 			f := newFixture(t, gcpemu.Options{Faults: map[string]gcpemu.Fault{tc.op: fatal}})
 			spec := baseSpec("fatal")
 			spec.DeprecateAt = time.Now().Add(time.Hour)
@@ -96,8 +100,11 @@ func TestPublishFatalFaults(t *testing.T) {
 			if err == nil {
 				t.Fatal("Publish succeeded despite a fatal fault")
 			}
-			if f.emu.FaultCounts()[tc.op+"/403"] == 0 {
-				t.Fatalf("no 403 injected into %s", tc.op)
+			if f.emu.FaultCounts()[tc.op+"/"+tc.kind.String()] == 0 {
+				t.Fatalf("no %s injected into %s", tc.kind, tc.op)
+			}
+			if tc.kind == gcpemu.FaultLost && f.emu.RequestCounts()[gcpemu.OpImagesDelete] == 0 {
+				t.Error("the image created by the lost insert was never deleted")
 			}
 			f.assertNothingLeft(t)
 		})

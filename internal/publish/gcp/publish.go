@@ -39,7 +39,8 @@ type publication struct {
 	progress  func(Event)
 	source    string // the image's rawDisk source URL
 	uploading bool   // the object may exist
-	insertOp  string // images.insert operation, once started
+	inserting bool   // images.insert was sent: the image may exist
+	insertOp  string // images.insert operation, once known
 	published bool   // the image is complete and must be kept
 }
 
@@ -102,6 +103,7 @@ func (p *publication) createImage(ctx context.Context, res *Result) error {
 		img.GuestOsFeatures = append(img.GuestOsFeatures, &compute.GuestOsFeature{Type: f})
 	}
 	p.progress(Event{Phase: PhaseInsert, Message: "creating image " + s.ImageName})
+	p.inserting = true
 	op, err := insertImage(ctx, p.c, s.ProjectID, img)
 	if err != nil {
 		return err
@@ -135,7 +137,7 @@ func (p *publication) cleanup(parent context.Context) error {
 	defer cancel()
 	p.progress(Event{Phase: PhaseCleanup, Message: "removing what was created"})
 	var errs []error
-	if p.insertOp != "" {
+	if p.inserting {
 		errs = append(errs, p.deleteOwnImage(ctx))
 	}
 	if p.uploading && !p.spec.SkipClean {
@@ -149,12 +151,24 @@ func (p *publication) cleanup(parent context.Context) error {
 
 // deleteOwnImage waits for our insert to finish and deletes the image if
 // it was made from our object (so an image someone else made is kept).
+// When the insert's answer was lost, the image is polled until it is no
+// longer PENDING.
 func (p *publication) deleteOwnImage(ctx context.Context) error {
 	s := p.spec
-	if err := waitOperation(ctx, p.c, s.ProjectID, p.insertOp); err != nil && !errors.Is(err, ErrOperationFailed) {
-		return err
+	if p.insertOp != "" {
+		if err := waitOperation(ctx, p.c, s.ProjectID, p.insertOp); err != nil && !errors.Is(err, ErrOperationFailed) {
+			return err
+		}
 	}
 	img, err := getImage(ctx, p.c, s.ProjectID, s.ImageName)
+	for wait := time.Second; err == nil && img != nil && img.Status == "PENDING"; wait = min(2*wait, 30*time.Second) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for image %s/%s to leave PENDING: %w", s.ProjectID, s.ImageName, ctx.Err())
+		case <-time.After(wait):
+		}
+		img, err = getImage(ctx, p.c, s.ProjectID, s.ImageName)
+	}
 	if err != nil || img == nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func run() error {
 	buckets := flag.String("bucket", "elemental-images", "comma-separated buckets to create")
 	opDelay := flag.Duration("op-delay", 500*time.Millisecond, "how long operations take")
 	rate := flag.Float64("fault-rate", 0, "share of requests (0-1) that fail, for every operation")
-	kinds := flag.String("fault-kinds", "", "comma-separated fault kinds: 500,503,429,reset,slow,403 (default transient ones)")
+	kinds := flag.String("fault-kinds", "", "comma-separated fault kinds: 500,503,429,reset,slow,lost,403 (default transient ones)")
 	seed := flag.Uint64("seed", 1, "seed of the fault decisions")
 	flag.Parse()
 
