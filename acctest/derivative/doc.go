@@ -21,6 +21,11 @@
 // (mmdebstrap, chroot, reading the tree with its ownership) and network
 // access to the Debian mirror; callers skip when either is missing.
 //
+// scripts/boot-smoke.sh boots a built layout on a hand-made v1 or v2 disk
+// under QEMU/OVMF (standard tools, no product code) and checks the boot
+// marker and root SSH with the pinned host key: it is how the recipe's boot
+// chain was verified, independently of the disk builder.
+//
 // The recipe lives in recipe/ as plain files (shell, GRUB and systemd
 // snippets) so that it can be read and changed without reading Go.
 package derivative

@@ -222,7 +222,7 @@ fi
 # work dirs are BASE/<path-with-dashes>.overlay/{upper,work}.
 overlay() {
 	[ -d "/sysroot$1" ] || {
-		warn "$1 is missing in the image"
+		log "no $1 in the image, no overlay for it"
 		return 0
 	}
 	name=$(echo "${1#/}" | tr / -)
