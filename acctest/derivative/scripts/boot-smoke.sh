@@ -1,14 +1,14 @@
 #!/bin/sh
-# boot-smoke.sh LAYOUT_DIR WORK_DIR [active|passive]
+# boot-smoke.sh LAYOUT_DIR WORK_DIR [active|passive|recovery]
 #
 # Hand-made v1 or v2 disk from a built test derivative, booted under
 # QEMU/OVMF (TCG), to check the derivative's own boot chain (shim → plain
 # grub → grub.cfg → bootargs.cfg → busybox initrd → systemd → marker)
 # without the product's disk builder. It follows the upstream build-disk
 # recipe with standard tools (contract §7, §9): mkfs.ext2 -d images,
-# mkfs.ext4 -d partitions, mkfs.vfat + mcopy ESP, sgdisk. There is no
-# recovery partition (a fallback to recovery then fails, fine for a smoke
-# test). Needs root (extracting the layers keeps ownership).
+# mkfs.ext4 -d partitions, mkfs.vfat + mcopy ESP, sgdisk, mksquashfs. The
+# recovery partition has a recovery system for v2 only (v1's recovery entry
+# is not exercised). Needs root (extracting the layers keeps ownership).
 #
 # With SMOKE_SSH_KEY=<private key> it also logs in as root over SSH with the
 # image's pinned host key. Exit 0 when the marker (and SSH) worked.
@@ -40,6 +40,7 @@ gen=2
 [ -f "$tree/etc/elemental/grub.cfg" ] || gen=1
 mb=$(du -sm "$tree" | cut -f1)
 state=$work/state && rm -rf "$state" && mkdir -p "$state"
+recovery=$work/recovery && rm -rf "$recovery" && mkdir -p "$recovery"
 oem=$work/oem && rm -rf "$oem" && mkdir -p "$oem"
 env=$work/grub_oem_env
 esp=$work/esp.img && rm -f "$esp"
@@ -58,6 +59,8 @@ snaps=
 		snaps=1
 	elif [ "$entry" = passive ]; then
 		printf 'saved_entry=fallback\n'
+	elif [ "$entry" = recovery ]; then
+		printf 'next_entry=recovery\n'
 	fi
 } >"$oem/grubenv"
 pad "$oem/grubenv"
@@ -83,6 +86,18 @@ if [ $gen = 2 ]; then
 	printf '%s\n' "state:" "    label: COS_STATE" "    snapshots:" "        1:" \
 		"            source: dir:///smoke" "            digest: sha256:smoke" \
 		"            active: true" >"$state/state.yaml"
+	# v2.1+ recovery: squashfs system plus kernel, initrd and bootargs.cfg
+	# next to it (contract §2.1).
+	mkdir -p "$recovery/boot"
+	mksquashfs "$tree" "$recovery/boot/recovery.img" -b 1024k -no-progress -quiet \
+		-wildcards -e 'proc/*' 'sys/*' 'dev/*' 'run/*' 'tmp/*'
+	k=$(readlink "$tree/boot/vmlinuz")
+	i=$(readlink "$tree/boot/initrd")
+	cp "$tree/boot/$k" "$tree/boot/$i" "$tree/etc/elemental/bootargs.cfg" "$recovery/boot/"
+	ln -s "$k" "$recovery/boot/vmlinuz"
+	ln -s "$i" "$recovery/boot/initrd"
+	printf '%s\n' "recovery:" "    label: COS_RECOVERY" "    recovery:" "        source: dir:///smoke" \
+		"        digest: sha256:smokerec" "        fs: squashfs" >"$recovery/state.yaml"
 	bl=$tree/usr/lib/elemental/bootloader
 	mmd -i "$esp" ::/EFI ::/EFI/BOOT
 	mcopy -i "$esp" "$bl/shimx64.efi" ::/EFI/BOOT/BOOTX64.EFI
@@ -116,11 +131,13 @@ fi
 
 img=$work/disk.raw
 rm -f "$img"
-# Sizes in MiB: efi 64, oem 64, state images + 128, persistent 256.
+# Sizes in MiB: efi 64, oem 64, recovery and state their files + 128,
+# persistent 256 (the contract's partition order and GPT names).
+rmb=$(($(du -sm "$recovery" | cut -f1) + 128))
 smb=$(($(du -sm "$state" | cut -f1) + 128))
-truncate -s $((1 + 64 + 64 + smb + 256 + 1))M "$img"
-sgdisk -n 1:1M:+64M -t 1:EF00 -c 1:efi -n 2:0:+64M -c 2:oem \
-	-n 3:0:+${smb}M -c 3:state -n 4:0:0 -c 4:persistent "$img" >/dev/null
+truncate -s $((1 + 64 + 64 + rmb + smb + 256 + 1))M "$img"
+sgdisk -n 1:1M:+64M -t 1:EF00 -c 1:efi -n 2:0:+64M -c 2:oem -n 3:0:+${rmb}M -c 3:recovery \
+	-n 4:0:+${smb}M -c 4:state -n 5:0:0 -c 5:persistent "$img" >/dev/null
 
 part() { # N file: write a partition image at its offset
 	start=$(sgdisk -i "$1" "$img" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
@@ -128,12 +145,14 @@ part() { # N file: write a partition image at its offset
 }
 psize() { sgdisk -i "$1" "$img" | sed -n 's/^Partition size: \([0-9]*\) sectors.*/\1/p'; }
 mkfs.ext4 -q -F -L COS_OEM -d "$oem" "$work/oem.img" "$(($(psize 2) / 2))k"
-mkfs.ext4 -q -F -b 4096 -L COS_STATE -d "$state" "$work/state.img" "$(($(psize 3) / 2))k"
-mkfs.ext4 -q -F -L COS_PERSISTENT "$work/persistent.img" "$(($(psize 4) / 2))k"
+mkfs.ext4 -q -F -b 4096 -L COS_RECOVERY -d "$recovery" "$work/recovery.img" "$(($(psize 3) / 2))k"
+mkfs.ext4 -q -F -b 4096 -L COS_STATE -d "$state" "$work/state.img" "$(($(psize 4) / 2))k"
+mkfs.ext4 -q -F -L COS_PERSISTENT "$work/persistent.img" "$(($(psize 5) / 2))k"
 part 1 "$esp"
 part 2 "$work/oem.img"
-part 3 "$work/state.img"
-part 4 "$work/persistent.img"
+part 3 "$work/recovery.img"
+part 4 "$work/state.img"
+part 5 "$work/persistent.img"
 echo "v$gen disk $img, entry $entry"
 
 port=${SMOKE_SSH_PORT:-2222}
