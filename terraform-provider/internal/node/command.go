@@ -18,24 +18,27 @@ func asRoot(sudo bool, cmd string) string {
 }
 
 // UpgradeCommands are the toolkit commands that move a node to
-// ref@digest, with the generation's flags (contract §4.1). ref is a
-// repository without tag or digest. v1's --recovery upgrades only
-// recovery, so v1 needs a second command for it. No --reboot: it would
-// kill the SSH session (§4.5).
-func UpgradeCommands(generation, ref, digest string, recovery bool) []string {
-	pinned := ref + "@" + digest
+// u.Ref@u.Digest, with the generation's flags (contract §4.1). v1's
+// --recovery upgrades only recovery, so v1 needs a second command for it.
+// No --reboot: it would kill the SSH session (§4.5).
+func UpgradeCommands(generation string, u Upgrade) []string {
+	pinned := u.Ref + "@" + u.Digest
+	tls := ""
+	if u.InsecureRegistry {
+		tls = " --tls-verify=false"
+	}
 	if generation == "v1" {
-		cmds := []string{"elemental upgrade --system.uri " + quote("docker:"+pinned)}
-		if recovery {
-			cmds = append(cmds, "elemental upgrade --recovery --recovery-system.uri "+quote("docker:"+pinned))
+		cmds := []string{"elemental upgrade --system.uri " + quote("docker:"+pinned) + tls}
+		if u.Recovery {
+			cmds = append(cmds, "elemental upgrade --recovery --recovery-system.uri "+quote("docker:"+pinned)+tls)
 		}
 		return cmds
 	}
 	cmd := "elemental upgrade --system " + quote("oci:"+pinned)
-	if recovery {
+	if u.Recovery {
 		cmd += " --recovery"
 	}
-	return []string{cmd}
+	return []string{cmd + tls}
 }
 
 // ResetCommand is the toolkit command that resets a node booted into

@@ -16,6 +16,7 @@ func TestUpgradeCommands(t *testing.T) {
 		name       string
 		generation string
 		recovery   bool
+		insecure   bool
 		want       []string
 	}{
 		{name: "v2", generation: "v2", want: []string{"elemental upgrade --system 'oci:registry.example/os@sha256:abc'"}},
@@ -25,10 +26,12 @@ func TestUpgradeCommands(t *testing.T) {
 		{name: "v1 recovery is a second command", generation: "v1", recovery: true, want: []string{
 			"elemental upgrade --system.uri 'docker:registry.example/os@sha256:abc'",
 			"elemental upgrade --recovery --recovery-system.uri 'docker:registry.example/os@sha256:abc'"}},
+		{name: "v2 insecure registry", generation: "v2", insecure: true,
+			want: []string{"elemental upgrade --system 'oci:registry.example/os@sha256:abc' --tls-verify=false"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := node.UpgradeCommands(tt.generation, ref, dig, tt.recovery)
+			got := node.UpgradeCommands(tt.generation, node.Upgrade{Ref: ref, Digest: dig, Recovery: tt.recovery, InsecureRegistry: tt.insecure})
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("commands (-want +got):\n%s", diff)
 			}
@@ -42,7 +45,7 @@ func TestUpgradeCommands(t *testing.T) {
 }
 
 func TestUpgradeCommandQuotesReference(t *testing.T) {
-	got := node.UpgradeCommands("v2", "evil'; rm -rf /;'", "sha256:x", false)[0]
+	got := node.UpgradeCommands("v2", node.Upgrade{Ref: "evil'; rm -rf /;'", Digest: "sha256:x"})[0]
 	if want := `elemental upgrade --system 'oci:evil'\''; rm -rf /;'\''@sha256:x'`; got != want {
 		t.Errorf("got %s\nwant %s", got, want)
 	}

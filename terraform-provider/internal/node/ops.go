@@ -35,6 +35,9 @@ type Upgrade struct {
 	// Reboot reboots into the new image and verifies it (otherwise the
 	// image is active from the next boot on).
 	Reboot bool
+	// InsecureRegistry lets the toolkit pull over plain HTTP or without
+	// verifying TLS (--tls-verify=false).
+	InsecureRegistry bool
 }
 
 func (n *Node) sudo() bool { return n.Config.User != "" && n.Config.User != "root" }
@@ -107,7 +110,7 @@ func (n *Node) Apply(ctx context.Context, u Upgrade) (*Status, error) {
 		return nil, err
 	}
 	defer c.Close()
-	for _, cmd := range UpgradeCommands(st.Generation, u.Ref, u.Digest, u.Recovery) {
+	for _, cmd := range UpgradeCommands(st.Generation, u) {
 		n.say("running %s", cmd)
 		out, err := c.Run(ctx, asRoot(n.sudo(), cmd))
 		if err := check("elemental upgrade", out, err); err != nil {

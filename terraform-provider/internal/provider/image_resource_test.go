@@ -196,3 +196,49 @@ func removeGlob(t *testing.T, pattern string) {
 		}
 	}
 }
+
+// TestAccImageRetain: retain_on_destroy changes in place and keeps the
+// files when the resource is destroyed.
+func TestAccImageRetain(t *testing.T) {
+	testAccPreCheck(t)
+	host := imagetest.Registry(t)
+	ref := host + "/elemental/retain:v1"
+	pushDerivative(t, ref, 1, "A")
+	dir := t.TempDir()
+	addr := "elemental_image.test"
+	cfg := func(retain bool) string {
+		return fmt.Sprintf(`
+resource "elemental_image" "test" {
+  source            = %q
+  retain_on_destroy = %v
+  disk {
+    directory = %q
+  }
+}
+`, ref, retain, dir)
+	}
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   versionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if left, _ := filepath.Glob(filepath.Join(dir, "elemental-*.raw")); len(left) != 1 {
+				return fmt.Errorf("want the retained raw disk after destroy, found %v", left)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(false),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("generation"), knownvalue.StringExact("v1")),
+				},
+			},
+			{
+				Config: cfg(true),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+			},
+		},
+	})
+}

@@ -141,8 +141,9 @@ func (r *nodeResource) apply(ctx context.Context, m *nodeModel, config tfsdk.Con
 			return diags
 		}
 	}
-	st, err := n.Apply(ctx, node.Upgrade{Ref: repository(m.Image.ValueString()), Digest: m.Digest.ValueString(),
-		Recovery: m.UpgradeRecovery.ValueBool(), Reboot: m.Reboot.ValueBool()})
+	st, err := n.Apply(ctx, node.Upgrade{Ref: valueOr(m.PullRepository, repository(m.Image.ValueString())),
+		Digest: m.Digest.ValueString(), Recovery: m.UpgradeRecovery.ValueBool(), Reboot: m.Reboot.ValueBool(),
+		InsecureRegistry: m.InsecureRegistry.ValueBool()})
 	if err != nil {
 		diags.AddError("Unable to upgrade node", timeoutHint(ctx, err, timeout))
 		return diags

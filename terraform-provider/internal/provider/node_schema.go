@@ -21,22 +21,24 @@ import (
 
 // nodeModel is the state of elemental_node.
 type nodeModel struct {
-	ID              types.String    `tfsdk:"id"`
-	Host            types.String    `tfsdk:"host"`
-	Image           types.String    `tfsdk:"image"`
-	Platform        types.String    `tfsdk:"platform"`
-	Digest          types.String    `tfsdk:"digest"`
-	UpgradeRecovery types.Bool      `tfsdk:"upgrade_recovery"`
-	Reboot          types.Bool      `tfsdk:"reboot"`
-	ResetTrigger    types.String    `tfsdk:"reset_trigger"`
-	SSH             *nodeSSHModel   `tfsdk:"ssh"`
-	OnDestroy       *onDestroyModel `tfsdk:"on_destroy"`
-	Timeouts        timeouts.Value  `tfsdk:"timeouts"`
-	ActiveDigest    types.String    `tfsdk:"active_digest"`
-	ActiveSource    types.String    `tfsdk:"active_source"`
-	PassiveDigests  types.List      `tfsdk:"passive_digests"`
-	Generation      types.String    `tfsdk:"generation"`
-	BootID          types.String    `tfsdk:"boot_id"`
+	ID               types.String    `tfsdk:"id"`
+	Host             types.String    `tfsdk:"host"`
+	Image            types.String    `tfsdk:"image"`
+	Platform         types.String    `tfsdk:"platform"`
+	Digest           types.String    `tfsdk:"digest"`
+	PullRepository   types.String    `tfsdk:"pull_repository"`
+	InsecureRegistry types.Bool      `tfsdk:"insecure_registry"`
+	UpgradeRecovery  types.Bool      `tfsdk:"upgrade_recovery"`
+	Reboot           types.Bool      `tfsdk:"reboot"`
+	ResetTrigger     types.String    `tfsdk:"reset_trigger"`
+	SSH              *nodeSSHModel   `tfsdk:"ssh"`
+	OnDestroy        *onDestroyModel `tfsdk:"on_destroy"`
+	Timeouts         timeouts.Value  `tfsdk:"timeouts"`
+	ActiveDigest     types.String    `tfsdk:"active_digest"`
+	ActiveSource     types.String    `tfsdk:"active_source"`
+	PassiveDigests   types.List      `tfsdk:"passive_digests"`
+	Generation       types.String    `tfsdk:"generation"`
+	BootID           types.String    `tfsdk:"boot_id"`
 }
 
 type sshEndpointModel struct {
@@ -118,6 +120,11 @@ func (r *nodeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				MarkdownDescription: "Platform of the node, to pick the image from a multi-platform index."},
 			"digest": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "Digest `image` resolved to at plan time: the one the node is upgraded to."},
+			"pull_repository": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "Repository the node pulls from, when it reaches the registry under another name than " +
+					"Terraform does (a mirror, another address). The node still pulls exactly `digest`."},
+			"insecure_registry": schema.BoolAttribute{Optional: true,
+				MarkdownDescription: "Let the node pull over plain HTTP or without TLS verification (`--tls-verify=false`)."},
 			"upgrade_recovery": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: "Upgrade the recovery system too."},
 			"reboot": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
