@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -71,4 +72,13 @@ func planDigest(ctx context.Context, resolve func(context.Context, string, strin
 	}
 	replace := !prior.IsNull() && !prior.IsUnknown() && prior.ValueString() != d
 	return types.StringValue(d), replace, nil
+}
+
+var _ resource.ResourceWithConfigValidators = (*imageResource)(nil)
+
+// ConfigValidators: a build with nowhere to keep it would be thrown away.
+func (r *imageResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.AtLeastOneOf(path.MatchRoot("disk"), path.MatchRoot("aws"), path.MatchRoot("gcp")),
+	}
 }

@@ -227,6 +227,10 @@ resource "elemental_image" "test" {
 			return nil
 		},
 		Steps: []resource.TestStep{
+			{ // nowhere to keep the build
+				Config:      fmt.Sprintf("resource \"elemental_image\" \"test\" {\n  source = %q\n}\n", ref),
+				ExpectError: regexp.MustCompile(`(?s)At least one.*disk`),
+			},
 			{
 				Config: cfg(false),
 				ConfigStateChecks: []statecheck.StateCheck{

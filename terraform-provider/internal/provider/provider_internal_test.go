@@ -337,3 +337,10 @@ func TestNodeSSHConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestImageNeedsATarget(t *testing.T) {
+	vs := (&imageResource{}).ConfigValidators(context.Background())
+	if len(vs) != 1 || !strings.Contains(vs[0].Description(context.Background()), "disk") {
+		t.Fatalf("validators %v", vs)
+	}
+}
