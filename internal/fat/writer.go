@@ -260,6 +260,10 @@ func (f *fileWriter) Write(p []byte) (int, error) {
 	if f.closed {
 		return 0, fmt.Errorf("writing %s: file is closed", f.path)
 	}
+	if len(p) == 0 {
+		// An empty file has no cluster, hence no valid offset.
+		return 0, nil
+	}
 	short := false
 	if rest := f.size - f.written; int64(len(p)) > rest {
 		p, short = p[:rest], true
