@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,12 @@ import (
 	"strings"
 	"time"
 )
+
+// zeroSum is the checksum of an all-zero block.
+var zeroSum = func() string {
+	sum := sha256.Sum256(zeroBlock)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}()
 
 type ebsTag struct {
 	Key   string `json:"Key"`
@@ -187,8 +194,11 @@ func (e *Emulator) putSnapshotBlock(w http.ResponseWriter, r *http.Request, regi
 		ebsError(w, http.StatusBadRequest, "ValidationException", "unsupported checksum algorithm "+strconv.Quote(alg))
 		return
 	}
-	sum := sha256.Sum256(data)
-	want := base64.StdEncoding.EncodeToString(sum[:])
+	want := zeroSum
+	if !bytes.Equal(data, zeroBlock) {
+		sum := sha256.Sum256(data)
+		want = base64.StdEncoding.EncodeToString(sum[:])
+	}
 	if got := r.Header.Get("x-amz-Checksum"); got != want {
 		ebsError(w, http.StatusBadRequest, "ValidationException", "checksum mismatch: INVALID_CHECKSUM")
 		return

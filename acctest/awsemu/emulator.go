@@ -194,7 +194,7 @@ func (e *Emulator) Calls() map[string]int {
 }
 
 // SnapshotBlocks returns a copy of the blocks a snapshot holds, by block
-// index; all-zero blocks that were written are present with zero data.
+// index; all-zero blocks that were written are present with nil data.
 func (e *Emulator) SnapshotBlocks(id string) (map[int32][]byte, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -203,8 +203,8 @@ func (e *Emulator) SnapshotBlocks(id string) (map[int32][]byte, bool) {
 		return nil, false
 	}
 	out := make(map[int32][]byte, len(s.blocks))
-	for i := range s.blocks {
-		out[i] = s.block(i)
+	for i, b := range s.blocks {
+		out[i] = append([]byte(nil), b...)
 	}
 	return out, true
 }

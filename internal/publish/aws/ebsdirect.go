@@ -27,7 +27,10 @@ const (
 	blockTimeout  = 2 * time.Minute
 )
 
-var zeroBlock = make([]byte, BlockSize)
+var (
+	zeroBlock = make([]byte, BlockSize)
+	zeroSum   = sha256.Sum256(zeroBlock)
+)
 
 // block is one PutSnapshotBlock to do.
 type block struct {
@@ -198,7 +201,10 @@ func (u *uploader) run(ctx context.Context, f *os.File, volBlocks int64) error {
 // put writes one block with its checksum, retrying transient failures
 // beyond what the SDK retryer already did.
 func (u *uploader) put(ctx context.Context, b block) error {
-	sum := sha256.Sum256(b.data)
+	sum := zeroSum
+	if &b.data[0] != &zeroBlock[0] {
+		sum = sha256.Sum256(b.data)
+	}
 	b64 := base64.StdEncoding.EncodeToString(sum[:])
 	pct := int32(0)
 	if u.total > 0 {
