@@ -84,12 +84,22 @@ func (fi *faultInjector) decide(op, key string) fault {
 	binary.LittleEndian.PutUint64(buf[8:], n)
 	h.Write(buf[:])
 	h.Write([]byte(id))
-	v := h.Sum64()
+	v := mix(h.Sum64())
 	if float64(v>>11)/float64(1<<53) >= rate {
 		return fault{}
 	}
 	k := fi.cfg.Kinds[(v>>3)%uint64(len(fi.cfg.Kinds))]
 	return fault{kind: k, delay: fi.cfg.SlowDelay}
+}
+
+// mix is the splitmix64 finaliser: FNV's high bits alone are poorly
+// distributed for inputs that differ only at the end.
+func mix(v uint64) uint64 {
+	v ^= v >> 30
+	v *= 0xbf58476d1ce4e5b9
+	v ^= v >> 27
+	v *= 0x94d049bb133111eb
+	return v ^ v>>31
 }
 
 // errorWriter writes a service-specific error reply.

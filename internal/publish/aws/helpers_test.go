@@ -3,6 +3,7 @@ package aws_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -66,8 +67,10 @@ func makeDisk(t testing.TB, size int64, chunks []chunk, seed uint64) (string, []
 	want := make([]byte, size)
 	rng := rand.New(rand.NewPCG(seed, 42))
 	for _, c := range chunks {
-		for i := c.off; i < c.off+c.len; i++ {
-			want[i] = byte(rng.Uint32())
+		for i := c.off; i < c.off+c.len; i += 8 {
+			var w [8]byte
+			binary.LittleEndian.PutUint64(w[:], rng.Uint64())
+			copy(want[i:c.off+c.len], w[:])
 		}
 		if _, err := f.WriteAt(want[c.off:c.off+c.len], c.off); err != nil {
 			t.Fatal(err)
