@@ -1,6 +1,7 @@
 package faultproxy_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,7 +30,8 @@ var clearSigns = []string{
 // TestInstallerThroughFaultyRegistry builds one derivative through the
 // proxy at 0%, 5% and 30% faults. Every run must either succeed with a raw
 // disk byte-identical to the fault-free one or fail with a clear error
-// naming the source, leaving the output directory and TMPDIR as they were.
+// naming the source, leaving the output directory and TMPDIR as they were;
+// the registry password must appear in no error and on no disk.
 // FAULTPROXY_RUNS sets the runs per rate (default 4, 2 with -short).
 func TestInstallerThroughFaultyRegistry(t *testing.T) {
 	runs := 4
@@ -104,7 +106,7 @@ func build(t *testing.T, src string) (string, error) {
 	}
 	defer os.RemoveAll(out)
 	res, err := installer.Run(context.Background(), installer.Spec{Source: src, Insecure: true, OutputDir: out,
-		SourceDateEpoch: imagetest.Epoch, Username: "fault", Password: "proxy-secret-5e2a"})
+		SourceDateEpoch: imagetest.Epoch, Username: "fault", Password: password})
 	if err != nil {
 		if ents, _ := os.ReadDir(out); len(ents) > 0 {
 			t.Errorf("failed run left %s in the output directory (%v)", ents[0].Name(), err)
@@ -117,11 +119,36 @@ func build(t *testing.T, src string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	leak := &secretScan{secret: []byte(password)}
+	if _, err := io.Copy(io.MultiWriter(h, leak), f); err != nil {
 		t.Fatal(err)
+	}
+	if leak.found {
+		t.Errorf("the registry password is written on the disk")
 	}
 	_ = res
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// password is the registry password of every build; it must appear in no
+// error and nowhere on the disk.
+const password = "proxy-secret-5e2a"
+
+// secretScan looks for secret in what is written through it, across
+// write boundaries.
+type secretScan struct {
+	secret []byte
+	tail   []byte
+	found  bool
+}
+
+func (s *secretScan) Write(p []byte) (int, error) {
+	buf := append(s.tail, p...)
+	if bytes.Contains(buf, s.secret) {
+		s.found = true
+	}
+	s.tail = append(s.tail[:0], buf[max(0, len(buf)-len(s.secret)+1):]...)
+	return len(p), nil
 }
 
 func checkClear(t *testing.T, err error, src string) {
@@ -130,7 +157,7 @@ func checkClear(t *testing.T, err error, src string) {
 	if !strings.Contains(msg, src) {
 		t.Errorf("error does not name the source %s: %v", src, err)
 	}
-	if strings.Contains(msg, "proxy-secret-5e2a") {
+	if strings.Contains(msg, password) {
 		t.Errorf("error reveals the password: %v", err)
 	}
 	for _, s := range clearSigns {
@@ -161,4 +188,22 @@ func noise(n int) []byte {
 		b[i] = byte(x)
 	}
 	return b
+}
+
+func TestSecretScan(t *testing.T) {
+	for _, split := range []int{0, 3, len(password) - 1, len(password)} {
+		s := &secretScan{secret: []byte(password)}
+		data := []byte("xx" + password + "yy")
+		s.Write(data[:split+2])
+		s.Write(data[split+2:])
+		if !s.found {
+			t.Errorf("secret split at %d not found", split)
+		}
+	}
+	s := &secretScan{secret: []byte(password)}
+	s.Write([]byte(password[:5]))
+	s.Write([]byte("-" + password[5:]))
+	if s.found {
+		t.Error("found a secret that is not there")
+	}
 }
