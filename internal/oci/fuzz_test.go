@@ -64,6 +64,9 @@ func FuzzWalk(f *testing.F) {
 			}
 			return
 		}
+		if c.short != "" {
+			t.Fatalf("Walk succeeded but %s", c.short)
+		}
 		n := fzAccepted.Add(1)
 		if fzFuzzing() && n%fzCheckEvery != 0 {
 			return
@@ -114,6 +117,9 @@ func fzLayout(t *testing.T, data []byte) string {
 type fzChecker struct {
 	t    *testing.T
 	seen map[string]bool
+	// short names a file closed before it got its size, which is
+	// only allowed when the walk then fails.
+	short string
 }
 
 func (c *fzChecker) Add(e *rootfs.Entry) (io.WriteCloser, error) {
@@ -146,7 +152,7 @@ func (c *fzChecker) Add(e *rootfs.Entry) (io.WriteCloser, error) {
 		// zeros would stall the fuzzer (see docs/security.md).
 		return nil, fmt.Errorf("fuzz: %q claims %d bytes", e.Path, e.Size)
 	}
-	return &fzCounting{t: c.t, path: e.Path, want: e.Size}, nil
+	return &fzCounting{c: c, path: e.Path, want: e.Size}, nil
 }
 
 func fzCheckPath(t *testing.T, what, p string) {
@@ -162,9 +168,10 @@ func fzCheckPath(t *testing.T, what, p string) {
 	}
 }
 
-// fzCounting checks that a file gets exactly its size in data.
+// fzCounting checks that a file gets exactly its size in data (the walk
+// may close it early only to report an error).
 type fzCounting struct {
-	t    *testing.T
+	c    *fzChecker
 	path string
 	want int64
 	n    int64
@@ -173,14 +180,15 @@ type fzCounting struct {
 func (w *fzCounting) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	if w.n > w.want {
-		w.t.Fatalf("%q got more than its %d bytes", w.path, w.want)
+		w.c.t.Fatalf("%q got more than its %d bytes", w.path, w.want)
 	}
 	return len(p), nil
 }
 
 func (w *fzCounting) Close() error {
 	if w.n != w.want {
-		w.t.Fatalf("%q got %d bytes, want %d", w.path, w.n, w.want)
+		w.c.short = fmt.Sprintf("%q got %d bytes, want %d", w.path, w.n, w.want)
+		return fmt.Errorf("fuzz: %s", w.c.short)
 	}
 	return nil
 }
