@@ -55,6 +55,17 @@ func defaultChunks(size int64) []chunk {
 // chunks and returns its path and contents.
 func makeDisk(t testing.TB, size int64, chunks []chunk, seed uint64) (string, []byte) {
 	t.Helper()
+	path := makeSparse(t, size, chunks, seed)
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, want
+}
+
+// makeSparse writes the disk of makeDisk without keeping its contents.
+func makeSparse(t testing.TB, size int64, chunks []chunk, seed uint64) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "disk.raw")
 	f, err := os.Create(path)
 	if err != nil {
@@ -64,15 +75,13 @@ func makeDisk(t testing.TB, size int64, chunks []chunk, seed uint64) (string, []
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
-	want := make([]byte, size)
 	rng := rand.New(rand.NewPCG(seed, 42))
 	for _, c := range chunks {
-		for i := c.off; i < c.off+c.len; i += 8 {
-			var w [8]byte
-			binary.LittleEndian.PutUint64(w[:], rng.Uint64())
-			copy(want[i:c.off+c.len], w[:])
+		buf := make([]byte, c.len+8)
+		for i := 0; i < len(buf)-8; i += 8 {
+			binary.LittleEndian.PutUint64(buf[i:], rng.Uint64())
 		}
-		if _, err := f.WriteAt(want[c.off:c.off+c.len], c.off); err != nil {
+		if _, err := f.WriteAt(buf[:c.len], c.off); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,7 +89,7 @@ func makeDisk(t testing.TB, size int64, chunks []chunk, seed uint64) (string, []
 	if _, err := f.WriteAt(make([]byte, awsemu.BlockSize), 8*mib); err != nil {
 		t.Fatal(err)
 	}
-	return path, want
+	return path
 }
 
 // allocated is the number of data bytes the file system holds for path.
