@@ -82,6 +82,7 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request, region strin
 		writeEC2Error(w, eerr.status, eerr.code, eerr.message)
 		return
 	}
+	resp.wrap()
 	resp.XMLName = xml.Name{Local: action + "Response"}
 	resp.Xmlns = ec2Namespace
 	resp.RequestID = reqID

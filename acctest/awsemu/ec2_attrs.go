@@ -111,6 +111,7 @@ func (e *Emulator) describeImageAttribute(region string, f url.Values) (*ec2Resp
 	val := func(s string) *valueXML { return &valueXML{s} }
 	switch attr := f.Get("Attribute"); attr {
 	case "launchPermission":
+		resp.LaunchPerms = []launchPermXML{}
 		for _, u := range sortedKeys(im.users) {
 			resp.LaunchPerms = append(resp.LaunchPerms, launchPermXML{UserID: u})
 		}

@@ -161,7 +161,7 @@ func (e *Emulator) describeImages(region string, f url.Values) (*ec2Response, *e
 	owners := list(f, "Owner")
 	fl := filters(f, "Filter")
 	now := time.Now()
-	resp := &ec2Response{}
+	resp := &ec2Response{Images: []imageXML{}}
 	for _, im := range e.images {
 		switch {
 		case im.region != region,

@@ -98,7 +98,7 @@ func (e *Emulator) taskXML(t *importTask, now time.Time) importTaskXML {
 func (e *Emulator) describeImportSnapshotTasks(region string, f url.Values) (*ec2Response, *ec2Err) {
 	ids := list(f, "ImportTaskId")
 	now := time.Now()
-	resp := &ec2Response{}
+	resp := &ec2Response{ImportTasks: []importTaskXML{}}
 	for _, id := range ids {
 		if t, ok := e.tasks[id]; !ok || t.region != region {
 			return nil, errCode("InvalidConversionTaskId.Malformed", "The import task %s does not exist", id)

@@ -31,7 +31,7 @@ func (e *Emulator) describeSnapshots(region string, f url.Values) (*ec2Response,
 	owners := list(f, "Owner")
 	fl := filters(f, "Filter")
 	now := time.Now()
-	resp := &ec2Response{}
+	resp := &ec2Response{Snapshots: []snapshotXML{}}
 	for _, s := range e.snaps {
 		st := s.status(now)
 		switch {
@@ -97,6 +97,7 @@ func (e *Emulator) describeSnapshotAttribute(region string, f url.Values) (*ec2R
 	resp := &ec2Response{SnapshotID: s.id}
 	switch attr := f.Get("Attribute"); attr {
 	case "createVolumePermission":
+		resp.CreateVolumePerms = []launchPermXML{}
 		for _, u := range sortedKeys(s.users) {
 			resp.CreateVolumePerms = append(resp.CreateVolumePerms, launchPermXML{UserID: u})
 		}
@@ -153,7 +154,7 @@ func (e *Emulator) createTags(region string, f url.Values) (*ec2Response, *ec2Er
 
 func (e *Emulator) describeTags(region string, f url.Values) (*ec2Response, *ec2Err) {
 	fl := filters(f, "Filter")
-	resp := &ec2Response{}
+	resp := &ec2Response{TagDescs: []tagDescXML{}}
 	for id, tags := range e.tags {
 		if e.resourceRegion(id) != region || !filterOK(fl, "resource-id", id) || !filterOK(fl, "resource-type", resourceType(id)) {
 			continue
@@ -173,7 +174,7 @@ func (e *Emulator) describeTags(region string, f url.Values) (*ec2Response, *ec2
 
 func (e *Emulator) describeRegions(_ string, f url.Values) (*ec2Response, *ec2Err) {
 	names := list(f, "RegionName")
-	resp := &ec2Response{}
+	resp := &ec2Response{Regions: []regionXML{}}
 	for _, r := range e.regions {
 		if len(names) == 0 || contains(names, r) {
 			resp.Regions = append(resp.Regions, regionXML{r, fmt.Sprintf("ec2.%s.amazonaws.com", r), "opt-in-not-required"})

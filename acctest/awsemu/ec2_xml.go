@@ -9,30 +9,61 @@ type ec2Response struct {
 	Xmlns     string `xml:"xmlns,attr"`
 	RequestID string `xml:"requestId"`
 
-	Return      *bool           `xml:"return,omitempty"`
-	ImageID     string          `xml:"imageId,omitempty"`
-	SnapshotID  string          `xml:"snapshotId,omitempty"`
-	Images      []imageXML      `xml:"imagesSet>item"`
-	Snapshots   []snapshotXML   `xml:"snapshotSet>item"`
-	Regions     []regionXML     `xml:"regionInfo>item"`
-	TagDescs    []tagDescXML    `xml:"tagSet>item"`
-	ImportTasks []importTaskXML `xml:"importSnapshotTaskSet>item"`
-
+	Return        *bool          `xml:"return,omitempty"`
+	ImageID       string         `xml:"imageId,omitempty"`
+	SnapshotID    string         `xml:"snapshotId,omitempty"`
 	ImportTaskID  string         `xml:"importTaskId,omitempty"`
 	TaskDetail    *taskDetailXML `xml:"snapshotTaskDetail,omitempty"`
 	PreviousState string         `xml:"previousState,omitempty"`
 	State         string         `xml:"state,omitempty"`
 
-	LaunchPerms       []launchPermXML `xml:"launchPermission>item"`
-	CreateVolumePerms []launchPermXML `xml:"createVolumePermission>item"`
-	Description       *valueXML       `xml:"description,omitempty"`
-	BootMode          *valueXML       `xml:"bootMode,omitempty"`
-	TpmSupport        *valueXML       `xml:"tpmSupport,omitempty"`
-	UefiData          *valueXML       `xml:"uefiData,omitempty"`
-	ImdsSupport       *valueXML       `xml:"imdsSupport,omitempty"`
-	SriovNetSupport   *valueXML       `xml:"sriovNetSupport,omitempty"`
-	Protection        *valueXML       `xml:"deregistrationProtection,omitempty"`
-	BDMs              []bdmXML        `xml:"blockDeviceMapping>item"`
+	Description     *valueXML `xml:"description,omitempty"`
+	BootMode        *valueXML `xml:"bootMode,omitempty"`
+	TpmSupport      *valueXML `xml:"tpmSupport,omitempty"`
+	UefiData        *valueXML `xml:"uefiData,omitempty"`
+	ImdsSupport     *valueXML `xml:"imdsSupport,omitempty"`
+	SriovNetSupport *valueXML `xml:"sriovNetSupport,omitempty"`
+	Protection      *valueXML `xml:"deregistrationProtection,omitempty"`
+
+	// Lists: a handler sets a non-nil slice (possibly empty) for each list
+	// its action returns; wrap turns them into the <name><item>… elements
+	// so other actions' lists are absent rather than empty.
+	Images            []imageXML      `xml:"-"`
+	Snapshots         []snapshotXML   `xml:"-"`
+	Regions           []regionXML     `xml:"-"`
+	TagDescs          []tagDescXML    `xml:"-"`
+	ImportTasks       []importTaskXML `xml:"-"`
+	LaunchPerms       []launchPermXML `xml:"-"`
+	CreateVolumePerms []launchPermXML `xml:"-"`
+	BDMs              []bdmXML        `xml:"-"`
+
+	ImagesXML      *items[imageXML]      `xml:"imagesSet,omitempty"`
+	SnapshotsXML   *items[snapshotXML]   `xml:"snapshotSet,omitempty"`
+	RegionsXML     *items[regionXML]     `xml:"regionInfo,omitempty"`
+	TagDescsXML    *items[tagDescXML]    `xml:"tagSet,omitempty"`
+	ImportTasksXML *items[importTaskXML] `xml:"importSnapshotTaskSet,omitempty"`
+	LaunchXML      *items[launchPermXML] `xml:"launchPermission,omitempty"`
+	VolumePermXML  *items[launchPermXML] `xml:"createVolumePermission,omitempty"`
+	BDMsXML        *items[bdmXML]        `xml:"blockDeviceMapping,omitempty"`
+}
+
+// items is an EC2 list: <name><item>…</item>…</name>.
+type items[T any] struct {
+	Items []T `xml:"item"`
+}
+
+func wrap[T any](s []T) *items[T] {
+	if s == nil {
+		return nil
+	}
+	return &items[T]{s}
+}
+
+// wrap fills the list elements from the list slices.
+func (r *ec2Response) wrap() {
+	r.ImagesXML, r.SnapshotsXML, r.RegionsXML = wrap(r.Images), wrap(r.Snapshots), wrap(r.Regions)
+	r.TagDescsXML, r.ImportTasksXML = wrap(r.TagDescs), wrap(r.ImportTasks)
+	r.LaunchXML, r.VolumePermXML, r.BDMsXML = wrap(r.LaunchPerms), wrap(r.CreateVolumePerms), wrap(r.BDMs)
 }
 
 type valueXML struct {

@@ -369,3 +369,47 @@ func TestFaultsAreInjectedAndRetried(t *testing.T) {
 		}
 	})
 }
+
+func TestEC2WireFormat(t *testing.T) {
+	srv := httptest.NewServer(awsemu.New(awsemu.Options{}))
+	defer srv.Close()
+	tests := []struct {
+		name, body string
+		status     int
+		want, not  []string
+	}{
+		{"reply", "Action=DescribeRegions&Version=2016-11-15&RegionName.1=eu-west-1", 200,
+			[]string{`<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`, "<requestId>",
+				"<regionInfo><item><regionName>eu-west-1</regionName>"},
+			[]string{"imagesSet", "tagSet"}},
+		{"empty list", "Action=DescribeImages&Version=2016-11-15&Owner.1=self", 200,
+			[]string{"<imagesSet></imagesSet>"}, []string{"regionInfo"}},
+		{"error", "Action=DescribeImages&Version=2016-11-15&ImageId.1=ami-404", 400,
+			[]string{"<Response><Errors><Error><Code>InvalidAMIID.NotFound</Code><Message>", "<RequestID>"}, nil},
+		{"unknown action", "Action=RunInstances&Version=2016-11-15", 400,
+			[]string{"<Code>InvalidAction</Code>"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := srv.Client().Post(srv.URL, "application/x-www-form-urlencoded", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(body), w) {
+					t.Errorf("reply lacks %q:\n%s", w, body)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(string(body), n) {
+					t.Errorf("reply has %q:\n%s", n, body)
+				}
+			}
+		})
+	}
+}
