@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/elemental-suite/elemental/acctest/faultproxy"
@@ -32,9 +33,10 @@ var clearSigns = []string{
 // disk byte-identical to the fault-free one or fail with a clear error
 // naming the source, leaving the output directory and TMPDIR as they were;
 // the registry password must appear in no error and on no disk.
-// FAULTPROXY_RUNS sets the runs per rate (default 4, 2 with -short).
+// Runs at one rate share the proxy and its seeded fault sequence, four at
+// a time. FAULTPROXY_RUNS sets the runs per rate (default 6, 2 with -short).
 func TestInstallerThroughFaultyRegistry(t *testing.T) {
-	runs := 4
+	runs := 6
 	if testing.Short() {
 		runs = 2
 	}
@@ -63,29 +65,24 @@ func TestInstallerThroughFaultyRegistry(t *testing.T) {
 		t.Fatalf("fault-free build: %v", err)
 	}
 	for _, rate := range []float64{0.05, 0.30} {
-		var ok, failed, requests int
-		faults := map[faultproxy.Fault]int{}
+		seed := uint64(rate * 1000)
+		p.Configure(faultproxy.Config{Rate: rate, Seed: seed})
+		sums, errs := buildAll(t, src, runs)
+		var ok, failed int
 		for i := range runs {
-			seed := uint64(rate*1000) + uint64(i)
-			p.Configure(faultproxy.Config{Rate: rate, Seed: seed})
-			got, err := build(t, src)
-			s := p.Stats()
-			requests += s.Requests
-			for k, v := range s.Faults {
-				faults[k] += v
-			}
 			switch {
-			case err == nil && got != want:
-				t.Errorf("rate %.2f seed %d: disk sha256 %s, fault-free %s", rate, seed, got, want)
-			case err == nil:
+			case errs[i] == nil && sums[i] != want:
+				t.Errorf("rate %.2f run %d: disk sha256 %s, fault-free %s", rate, i, sums[i], want)
+			case errs[i] == nil:
 				ok++
 			default:
 				failed++
-				checkClear(t, err, src)
+				checkClear(t, errs[i], src)
 			}
 		}
-		t.Logf("rate %2.0f%%: %d runs, %d byte-identical disks, %d clear failures; %d requests, faults %s",
-			rate*100, runs, ok, failed, requests, faultList(faults))
+		s := p.Stats()
+		t.Logf("rate %2.0f%% (seed %d): %d runs, %d byte-identical disks, %d clear failures; %d requests, faults %s",
+			rate*100, seed, runs, ok, failed, s.Requests, faultList(s.Faults))
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) > 1 { // t.TempDir's own directory
 		var names []string
@@ -96,16 +93,37 @@ func TestInstallerThroughFaultyRegistry(t *testing.T) {
 	}
 }
 
+// buildAll runs n builds, at most four at a time, and returns their disk
+// digests and errors by run.
+func buildAll(t *testing.T, src string, n int) ([]string, []error) {
+	sums, errs := make([]string, n), make([]error, n)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			sums[i], errs[i] = build(t, src)
+		}()
+	}
+	wg.Wait()
+	return sums, errs
+}
+
 // build runs the installer into a fresh directory and returns the raw
-// disk's sha256; on failure it checks that the directory is empty.
+// disk's sha256; on failure it checks that the directory is empty. It is
+// safe for concurrent use (no t.Fatal).
 func build(t *testing.T, src string) (string, error) {
 	t.Helper()
 	out, err := os.MkdirTemp(t.TempDir(), "out-")
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return "", err
 	}
 	defer os.RemoveAll(out)
-	res, err := installer.Run(context.Background(), installer.Spec{Source: src, Insecure: true, OutputDir: out,
+	_, err = installer.Run(context.Background(), installer.Spec{Source: src, Insecure: true, OutputDir: out,
 		SourceDateEpoch: imagetest.Epoch, Username: "fault", Password: password})
 	if err != nil {
 		if ents, _ := os.ReadDir(out); len(ents) > 0 {
@@ -115,18 +133,19 @@ func build(t *testing.T, src string) (string, error) {
 	}
 	f, err := os.Open(filepath.Join(out, "elemental.raw"))
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("Run succeeded without a raw disk: %v", err)
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	leak := &secretScan{secret: []byte(password)}
 	if _, err := io.Copy(io.MultiWriter(h, leak), f); err != nil {
-		t.Fatal(err)
+		t.Errorf("reading the disk: %v", err)
+		return "", err
 	}
 	if leak.found {
 		t.Errorf("the registry password is written on the disk")
 	}
-	_ = res
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
