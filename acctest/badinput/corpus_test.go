@@ -1,6 +1,8 @@
 package badinput_test
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -97,4 +99,33 @@ func TestMissingGrubConfig(t *testing.T) {
 	src := layoutRef(t, image(t, derivativeWith(imagetest.Layer{whiteout("etc/elemental/grub.cfg")})...))
 	runFailing(t, installer.Spec{Source: src, Generation: inspect.V2},
 		[]string{"derivative is missing 1 required part(s) for toolkit v2", "  - grub.cfg (searched /etc/elemental/grub.cfg, /etc/cos/grub.cfg)"})
+}
+
+// TestHostileLayersEverySource checks that the same refusals hold when the
+// derivative comes from a docker archive or a registry, whose layers take
+// other code paths (uncompressed DiffID-verified layers, downloaded and
+// cached blobs).
+func TestHostileLayersEverySource(t *testing.T) {
+	host := imagetest.Registry(t)
+	for i, c := range layerCases[:14] {
+		img := image(t, derivativeWith(c.layer)...)
+		for _, kind := range []string{"docker-archive", "registry"} {
+			t.Run(kind+" "+c.name, func(t *testing.T) {
+				var src string
+				if kind == "registry" {
+					src = fmt.Sprintf("%s/hostile/%d:v1", host, i)
+					imagetest.Push(t, src, img)
+				} else {
+					src = "docker-archive:" + filepath.Join(t.TempDir(), "image.tar")
+					if err := imagetest.WriteDockerArchive(strings.TrimPrefix(src, "docker-archive:"), img, "example.org/hostile:v1"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				err := runFailing(t, installer.Spec{Source: src, Insecure: true}, c.want)
+				if !isAny(err, c.is) {
+					t.Errorf("error is not %v: %v", c.is, err)
+				}
+			})
+		}
+	}
 }
