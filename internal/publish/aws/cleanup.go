@@ -70,9 +70,10 @@ func (p *publisher) cleanup(ctx context.Context) error {
 		var err error
 		switch r.kind {
 		case kindTask:
-			_, err = p.ec2(r.region).CancelImportTask(ctx, &ec2.CancelImportTaskInput{ImportTaskId: aws.String(r.id)})
-			if errorCode(err) == "IncorrectState" {
-				err = nil // already finished; its snapshot is swept below
+			var snap string
+			snap, err = p.cancelTask(ctx, r)
+			if snap != "" {
+				rec = append(rec, resource{kind: kindSnapshot, region: r.region, id: snap})
 			}
 		case kindUpload:
 			_, err = s3c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &r.bucket, Key: &r.key, UploadId: &r.id})
@@ -89,6 +90,26 @@ func (p *publisher) cleanup(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// cancelTask cancels an import task; when it already finished it returns
+// the snapshot the task made (untagged, so the sweep would miss it).
+func (p *publisher) cancelTask(ctx context.Context, r resource) (string, error) {
+	c := p.ec2(r.region)
+	_, err := c.CancelImportTask(ctx, &ec2.CancelImportTaskInput{ImportTaskId: aws.String(r.id)})
+	if err == nil || errorCode(err) != "IncorrectState" {
+		return "", err
+	}
+	out, err := c.DescribeImportSnapshotTasks(ctx, &ec2.DescribeImportSnapshotTasksInput{ImportTaskIds: []string{r.id}})
+	if err != nil {
+		return "", err
+	}
+	for _, t := range out.ImportSnapshotTasks {
+		if t.SnapshotTaskDetail != nil {
+			return aws.ToString(t.SnapshotTaskDetail.SnapshotId), nil
+		}
+	}
+	return "", nil
 }
 
 // sweep deletes the recorded and run-tagged images, then snapshots, of a

@@ -20,6 +20,7 @@ func faultSpec(name string) publish.Spec {
 // replies into every operation: Publish must either produce exactly the
 // requested AMIs or fail leaving nothing behind.
 func TestPublishWithFaults(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		rate        float64
@@ -34,6 +35,7 @@ func TestPublishWithFaults(t *testing.T) {
 	path, disk := makeDisk(t, 64*mib, append(defaultChunks(64*mib), chunk{20 * mib, 20 * mib}), 10)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			emu, cfg := newEmulator(t, awsemu.Options{Faults: awsemu.Faults{
 				Rate:      map[string]float64{"*": tc.rate},
 				Kinds:     []awsemu.FaultKind{awsemu.Fault500, awsemu.Fault503, awsemu.FaultThrottle, awsemu.FaultReset, awsemu.FaultSlow},
@@ -70,6 +72,7 @@ func TestPublishWithFaults(t *testing.T) {
 // TestPublishFatalFaultLeavesNothing makes one operation fail for good at
 // each stage; Publish must fail and delete everything it created.
 func TestPublishFatalFaultLeavesNothing(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		op     string
@@ -94,6 +97,7 @@ func TestPublishFatalFaultLeavesNothing(t *testing.T) {
 	path, _ := makeDisk(t, 64*mib, defaultChunks(64*mib), 11)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			emu, cfg := newEmulator(t, awsemu.Options{Faults: awsemu.Faults{
 				Rate: map[string]float64{tc.op: 1}, Kinds: []awsemu.FaultKind{awsemu.FaultFatal},
 			}})
@@ -119,23 +123,30 @@ func TestPublishFatalFaultLeavesNothing(t *testing.T) {
 // TestPublishCancel cancels the context at several stages: Publish must
 // return the cancellation and leave nothing behind.
 func TestPublishCancel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		method string
 		stage  string
 		after  int
+		delay  time.Duration // pending → done; 0 means 200ms
 	}{
-		{"mid upload", publish.ImportEBSDirect, "upload", 5},
-		{"at registration", publish.ImportEBSDirect, "register", 1},
-		{"during copy", publish.ImportEBSDirect, "copy", 1},
-		{"before protection", publish.ImportEBSDirect, "protect", 1},
-		{"mid s3 upload", publish.ImportS3, "upload", 1},
-		{"during import", publish.ImportS3, "import", 1},
+		{"mid upload", publish.ImportEBSDirect, "upload", 5, 0},
+		{"at registration", publish.ImportEBSDirect, "register", 1, 0},
+		{"during copy", publish.ImportEBSDirect, "copy", 1, 0},
+		{"before protection", publish.ImportEBSDirect, "protect", 1, 0},
+		{"mid s3 upload", publish.ImportS3, "upload", 1, 0},
+		{"during import", publish.ImportS3, "import", 1, 0},
+		{"import finished before cleanup", publish.ImportS3, "import", 1, time.Nanosecond},
 	}
 	path, _ := makeDisk(t, 100*mib, defaultChunks(100*mib), 12)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, cfg := newEmulator(t, awsemu.Options{Delay: 200 * time.Millisecond})
+			t.Parallel()
+			if tc.delay == 0 {
+				tc.delay = 200 * time.Millisecond
+			}
+			emu, cfg := newEmulator(t, awsemu.Options{Delay: tc.delay})
 			emu.CreateBucket("b")
 			spec := faultSpec("elemental-cancel")
 			spec.ImportMethod, spec.S3Bucket, spec.UploadConcurrency = tc.method, "b", 2

@@ -17,6 +17,7 @@ import (
 )
 
 func TestPublishForceDeregister(t *testing.T) {
+	t.Parallel()
 	emu, cfg := newEmulator(t, awsemu.Options{})
 	ctx := context.Background()
 	path, disk := makeDisk(t, 64*mib, defaultChunks(64*mib), 2)
@@ -65,6 +66,7 @@ func equalResources(a, b awsemu.Resources) bool {
 }
 
 func TestPublishEncryptedUploadsEveryBlock(t *testing.T) {
+	t.Parallel()
 	emu, cfg := newEmulator(t, awsemu.Options{})
 	ctx := context.Background()
 	path, disk := makeDisk(t, 64*mib, defaultChunks(64*mib), 3)
@@ -124,6 +126,7 @@ func TestPublishEncryptedUploadsEveryBlock(t *testing.T) {
 }
 
 func TestPublishS3Import(t *testing.T) {
+	t.Parallel()
 	emu, cfg := newEmulator(t, awsemu.Options{})
 	emu.CreateBucket("import-bucket")
 	ctx := context.Background()
@@ -184,6 +187,7 @@ func TestPublishLoadConfigFromEnvironment(t *testing.T) {
 }
 
 func TestPublishRejectsBadSpecs(t *testing.T) {
+	t.Parallel()
 	_, cfg := newEmulator(t, awsemu.Options{})
 	path, _ := makeDisk(t, 64*mib, []chunk{{0, 1 * mib}}, 6)
 	tests := []struct {
@@ -203,6 +207,7 @@ func TestPublishRejectsBadSpecs(t *testing.T) {
 	tests[len(tests)-1].spec.VolumeSizeGiB = -1
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := publish.Publish(context.Background(), cfg, path, tc.spec, nil)
 			if !errors.Is(err, publish.ErrInvalidSpec) {
 				t.Fatalf("err = %v, want ErrInvalidSpec", err)
@@ -212,6 +217,7 @@ func TestPublishRejectsBadSpecs(t *testing.T) {
 }
 
 func TestPublishSkipSaveBuildRegion(t *testing.T) {
+	t.Parallel()
 	emu, cfg := newEmulator(t, awsemu.Options{})
 	path, disk := makeDisk(t, 64*mib, defaultChunks(64*mib), 7)
 	res, err := publish.Publish(context.Background(), cfg, path,

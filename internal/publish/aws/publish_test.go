@@ -41,6 +41,7 @@ func fullSpec(name string) publish.Spec {
 }
 
 func TestPublishEBSDirect(t *testing.T) {
+	t.Parallel()
 	emu, cfg := newEmulator(t, awsemu.Options{})
 	path, disk := makeDisk(t, 200*mib, defaultChunks(200*mib), 1)
 	spec := fullSpec("elemental-test-1")
