@@ -49,26 +49,26 @@ func (e *Emulator) registerImage(region string, f url.Values) (*ec2Response, *ec
 	if err := e.checkRegistration(im); err != nil {
 		return nil, err
 	}
-	snapTags := map[string]bool{}
 	for _, m := range members(f, "BlockDeviceMapping") {
 		b, err := e.registerBDM(region, m)
 		if err != nil {
 			return nil, err
 		}
-		snapTags[b.snapshot] = true
 		im.bdms = append(im.bdms, b)
 	}
 	if !hasRoot(im) {
 		return nil, errCode("InvalidBlockDeviceMapping", "the root device %s has no EBS snapshot mapping", im.rootDevice)
 	}
+	specs := tagSpecs(f)
+	for rt := range specs {
+		if rt != "image" {
+			return nil, badParam("RegisterImage tags only the image; resource type %s is not allowed", rt)
+		}
+	}
 	now := time.Now()
 	im.id, im.created, im.readyAt = e.nextID("ami"), now, now.Add(e.delay)
 	e.images[im.id] = im
-	specs := tagSpecs(f)
 	e.setTags(im.id, specs["image"])
-	for id := range snapTags {
-		e.setTags(id, specs["snapshot"])
-	}
 	return &ec2Response{ImageID: im.id}, nil
 }
 

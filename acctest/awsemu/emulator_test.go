@@ -270,32 +270,7 @@ func TestS3MultipartAndImportSnapshot(t *testing.T) {
 	part1 := bytes.Repeat([]byte{0}, 5<<20)
 	part1[1] = 9
 	part2 := []byte("tail")
-	up, err := sc.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("d.raw")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parts []s3types.CompletedPart
-	for i, p := range [][]byte{part1, part2} {
-		n := int32(i + 1)
-		out, err := sc.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("d.raw"), UploadId: up.UploadId, PartNumber: &n, Body: bytes.NewReader(p)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts = append(parts, s3types.CompletedPart{PartNumber: &n, ETag: out.ETag})
-	}
-	if _, err := sc.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("d.raw"),
-		UploadId: up.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts}}); err != nil {
-		t.Fatal(err)
-	}
-	g, err := sc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("d.raw")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(g.Body)
-	if !bytes.Equal(got, append(append([]byte(nil), part1...), part2...)) {
-		t.Fatalf("object has %d bytes, not the two parts", len(got))
-	}
-
+	multipartUpload(t, sc, "bkt", "d.raw", part1, part2)
 	ec := c.ec2("us-east-1")
 	imp, err := ec.ImportSnapshot(ctx, &ec2.ImportSnapshotInput{DiskContainer: &types.SnapshotDiskContainer{
 		Format: aws.String("RAW"), UserBucket: &types.UserBucket{S3Bucket: aws.String("bkt"), S3Key: aws.String("d.raw")}}})
@@ -328,6 +303,39 @@ func TestS3MultipartAndImportSnapshot(t *testing.T) {
 				t.Fatalf("task for a missing object: %+v", d)
 			}
 		}
+	}
+}
+
+// multipartUpload uploads parts as one object and checks it reads back.
+func multipartUpload(t *testing.T, sc *s3.Client, bucket, key string, parts ...[]byte) {
+	t.Helper()
+	ctx := context.Background()
+	up, err := sc.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done []s3types.CompletedPart
+	var all []byte
+	for i, p := range parts {
+		n := int32(i + 1)
+		out, err := sc.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: up.UploadId, PartNumber: &n, Body: bytes.NewReader(p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done = append(done, s3types.CompletedPart{PartNumber: &n, ETag: out.ETag})
+		all = append(all, p...)
+	}
+	if _, err := sc.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &key,
+		UploadId: up.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: done}}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := sc.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(g.Body)
+	if !bytes.Equal(got, all) {
+		t.Fatalf("object has %d bytes, not the %d of its parts", len(got), len(all))
 	}
 }
 

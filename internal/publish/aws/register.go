@@ -36,7 +36,9 @@ func (p *publisher) register(ctx context.Context, snap string) (string, error) {
 				DeleteOnTermination: aws.Bool(s.DeleteOnTermination),
 			},
 		}},
-		TagSpecifications: p.tagSpecs(types.ResourceTypeImage, types.ResourceTypeSnapshot),
+		// RegisterImage only takes image tags; the snapshot got its tags
+		// when it was started (or right after its import).
+		TagSpecifications: p.tagSpecs(types.ResourceTypeImage),
 	}
 	if s.Description != "" {
 		in.Description = aws.String(s.Description)
