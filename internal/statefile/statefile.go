@@ -3,7 +3,9 @@ package statefile
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -63,6 +65,9 @@ type v2Snaps struct {
 // V2 renders the v2 state.yaml of a build-disk style disk with the
 // loopdevice snapshotter and snapshot 1 active.
 func V2(d Disk) ([]byte, error) {
+	if err := checkValues(d); err != nil {
+		return nil, err
+	}
 	from := fromAction(d)
 	s := v2State{
 		Date:       d.Date.UTC().Format(time.RFC3339),
@@ -111,6 +116,9 @@ type v1State struct {
 // V1 renders the v1 state.yaml: active and passive images on state, the
 // recovery image on recovery.
 func V1(d Disk) ([]byte, error) {
+	if err := checkValues(d); err != nil {
+		return nil, err
+	}
 	img := func(i Image, label string) *v1Image {
 		out := &v1Image{Source: i.Source, Label: label, FS: i.FS}
 		if i.Digest != "" {
@@ -150,4 +158,20 @@ func fromAction(d Disk) string {
 		return d.FromAction
 	}
 	return "build-disk"
+}
+
+// checkValues refuses control characters (newlines, tabs, …) in values:
+// yaml.v3 writes such strings as literal blocks that lose a leading
+// newline or, with a tab, do not parse back (found by FuzzStateRoundTrip).
+func checkValues(d Disk) error {
+	for _, f := range []struct{ name, v string }{
+		{"system source", d.System.Source}, {"system digest", d.System.Digest}, {"system label", d.System.Label},
+		{"system fs", d.System.FS}, {"recovery source", d.Recovery.Source}, {"recovery digest", d.Recovery.Digest},
+		{"recovery label", d.Recovery.Label}, {"recovery fs", d.Recovery.FS}, {"from action", d.FromAction},
+	} {
+		if strings.ContainsFunc(f.v, unicode.IsControl) {
+			return fmt.Errorf("state.yaml: %s %q contains a control character", f.name, f.v)
+		}
+	}
+	return nil
 }
