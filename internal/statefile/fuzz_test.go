@@ -1,8 +1,10 @@
 package statefile_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -11,14 +13,16 @@ import (
 
 // FuzzStateRoundTrip renders state.yaml for both generations from random
 // field values and checks that yaml.v3 reads every value back unchanged:
-// no value can break out of its field (a newline, a quote, "key: value" or
-// a YAML document marker in an image reference).
+// no value can break out of its field (a quote, "key: value", a YAML
+// document marker or invalid UTF-8 in an image reference). Values with
+// control characters (newline, tab) must be refused with an error.
 func FuzzStateRoundTrip(f *testing.F) {
 	f.Add("oci://reg.example/d:1", "sha256:aa", "COS_SYSTEM", "squashfs", "build-disk", int64(1700000000))
 	f.Add("oci://x\nsnapshots: {}", "a: b", "'\"", "--- !!binary", "\x00\t#", int64(0))
 	f.Add("", "", "", "", "", int64(-62135596800))
 	f.Add("dir:///a b/é", "~", "null", "yes", "&anchor *alias", int64(253402300799))
 	f.Add("\xff\xfe", "\u2028", "\ufeff", "\r\n", "\x85", int64(1))
+	f.Add("\n", "\na", "\t\n", "\n\n", " \n", int64(2))
 	f.Fuzz(func(t *testing.T, source, digest, label, fs, from string, unix int64) {
 		// RFC 3339 holds years 0000-9999 only.
 		if unix < -62167219200 || unix > 253402300799 {
@@ -34,7 +38,20 @@ func FuzzStateRoundTrip(f *testing.F) {
 		if wantFrom == "" {
 			wantFrom = "build-disk"
 		}
+		control := false
+		for _, v := range []string{source, digest, label, fs, from} {
+			control = control || strings.ContainsFunc(v, unicode.IsControl)
+		}
 		v2, err := statefile.V2(d)
+		if control {
+			if err == nil {
+				t.Fatalf("V2 accepted a control character:\n%s", v2)
+			}
+			if _, err1 := statefile.V1(d); err1 == nil {
+				t.Fatal("V1 accepted a control character")
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("V2: %v", err)
 		}
