@@ -12,15 +12,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// throttleCodes are API error codes that mean "slow down and retry".
-var throttleCodes = map[string]bool{}
-
-func init() {
-	for c := range retry.DefaultThrottleErrorCodes {
-		throttleCodes[c] = true
-	}
-}
-
 // retryable reports whether err, returned while ctx is still live, is
 // worth another attempt: throttling, 5xx, per-request timeouts and
 // connection errors (resets, EOF) are; other API errors are not.
@@ -34,7 +25,8 @@ func retryable(ctx context.Context, err error) bool {
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		return throttleCodes[ae.ErrorCode()]
+		_, throttled := retry.DefaultThrottleErrorCodes[ae.ErrorCode()]
+		return throttled
 	}
 	return true
 }
