@@ -87,8 +87,8 @@ const (
 // injector decides, deterministically for a seed and request order, which
 // requests fail.
 type injector struct {
-	mu     sync.Mutex
-	rng    *rand.Rand
+	mu       sync.Mutex
+	rng      *rand.Rand
 	faults   map[string]Fault
 	counts   map[string]int
 	requests map[string]int
