@@ -65,6 +65,18 @@ func recoveryBooted(e *env, gen generation) bool {
 	return err == nil && inRecovery(gen, cmdline)
 }
 
+// optionalRecovery mounts the recovery partition rw. It is required
+// only when recovery is upgraded; without one, state.yaml goes to the
+// state partition only (disks made for tests may lack recovery).
+func optionalRecovery(ctx context.Context, e *env, required bool, at string) (string, func(), error) {
+	dir, restore, err := mountPart(ctx, exitMountRecov, "recovery", labelRecovery, at)
+	if err != nil && !required {
+		e.warnf("no recovery partition, state.yaml is written to state only: %v", err)
+		return "", func() {}, nil
+	}
+	return dir, restore, err
+}
+
 // mountPart finds a partition and makes it writable; failures carry code.
 func mountPart(ctx context.Context, code int, partlabel, label, at string) (string, func(), error) {
 	dev, err := partDevice(ctx, partlabel, label)
@@ -89,7 +101,7 @@ func upgradeV2(ctx context.Context, e *env, o *upgradeOpts) error {
 		return err
 	}
 	defer restoreState()
-	recDir, restoreRec, err := mountPart(ctx, exitMountRecov, "recovery", labelRecovery, recAt)
+	recDir, restoreRec, err := optionalRecovery(ctx, e, o.recovery, recAt)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func upgradeV1(ctx context.Context, e *env, o *upgradeOpts) error {
 		return err
 	}
 	defer restoreState()
-	recDir, restoreRec, err := mountPart(ctx, exitMountRecov, "recovery", labelRecovery, "/run/cos/recovery")
+	recDir, restoreRec, err := optionalRecovery(ctx, e, o.recoverySystem != nil, "/run/cos/recovery")
 	if err != nil {
 		return err
 	}
