@@ -1,0 +1,83 @@
+package gcp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/elemental-suite/elemental/internal/publish/gcp"
+)
+
+// accVars must all be set for the real-cloud acceptance test.
+var accVars = []string{"GOOGLE_APPLICATION_CREDENTIALS", "ELEMENTAL_GCP_ACC", "ELEMENTAL_GCP_PROJECT", "ELEMENTAL_GCP_BUCKET"}
+
+// TestAcceptanceRealGCP publishes a small disk to a real project with
+// Application Default Credentials (optionally impersonating
+// ELEMENTAL_GCP_IMPERSONATE), checks the image attributes and deletes the
+// image. It runs only with ELEMENTAL_GCP_ACC=1 and the variables above.
+func TestAcceptanceRealGCP(t *testing.T) {
+	var missing []string
+	for _, v := range accVars {
+		if os.Getenv(v) == "" {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) > 0 {
+		t.Skipf("real-cloud acceptance test: set %s", strings.Join(missing, ", "))
+	}
+	if os.Getenv("ELEMENTAL_GCP_ACC") != "1" {
+		t.Skip("real-cloud acceptance test: ELEMENTAL_GCP_ACC is not 1")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	c, err := gcp.NewClients(ctx, gcp.ClientOptions{ImpersonateServiceAccount: os.Getenv("ELEMENTAL_GCP_IMPERSONATE")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	spec := gcp.Spec{
+		ProjectID: os.Getenv("ELEMENTAL_GCP_PROJECT"), Bucket: os.Getenv("ELEMENTAL_GCP_BUCKET"),
+		ImageName: fmt.Sprintf("elemental-acc-%d", time.Now().Unix()), Family: "elemental-acc",
+		Description: "elemental acceptance test, safe to delete", Labels: map[string]string{"purpose": "acctest"},
+		Provenance:  map[string]string{"source-digest": "sha256:" + strings.Repeat("ab", 32)},
+		DeprecateAt: time.Now().Add(24 * time.Hour).Truncate(time.Second),
+	}
+	t.Cleanup(func() {
+		if err := gcp.Delete(context.WithoutCancel(ctx), c, spec.ProjectID, spec.ImageName); err != nil {
+			t.Errorf("deleting %s: %v", spec.ImageName, err)
+		}
+	})
+	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}, {32 * mib, mib}}, 10)
+	res, err := gcp.Publish(ctx, c, raw, spec, func(e gcp.Event) { t.Logf("%s %d %s", e.Phase, e.Bytes, e.Message) })
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	img, err := c.Compute.Images.Get(spec.ProjectID, spec.ImageName).Context(ctx).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var features []string
+	for _, f := range img.GuestOsFeatures {
+		features = append(features, f.Type)
+	}
+	switch {
+	case img.Status != "READY", img.SelfLink != res.SelfLink, img.DiskSizeGb != 1, img.Family != spec.Family:
+		t.Errorf("image: status %s, link %s, %d GB, family %s", img.Status, img.SelfLink, img.DiskSizeGb, img.Family)
+	case !slices.Contains(features, "UEFI_COMPATIBLE"):
+		t.Errorf("guest OS features %v lack UEFI_COMPATIBLE", features)
+	case img.Labels["purpose"] != "acctest" || img.Labels["source-digest"] != "sha256-"+strings.Repeat("ab", 16):
+		t.Errorf("labels %v", img.Labels)
+	case img.Deprecated == nil || img.Deprecated.State != "ACTIVE" || img.Deprecated.Deprecated == "":
+		t.Errorf("deprecation %+v: want the time set and state ACTIVE", img.Deprecated)
+	}
+	if _, err := c.Storage.Bucket(spec.Bucket).Object(spec.ImageName + ".tar.gz").Attrs(ctx); !errors.Is(err, storage.ErrObjectNotExist) {
+		t.Errorf("object not deleted: %v", err)
+	}
+}
