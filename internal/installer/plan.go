@@ -34,6 +34,9 @@ const (
 	// headroom is the spare room every auto-sized partition gets on top of
 	// what upgrades need.
 	headroom = 64 << 20
+	// toolkitImgOverhead is what the toolkit adds to a tree's size when it
+	// makes a filesystem image of it (ImgOverhead, contract §2.1).
+	toolkitImgOverhead = 256 << 20
 )
 
 func newBuild(spec Spec, insp *Inspection, o *options) (*build, error) {
@@ -77,15 +80,18 @@ func newBuild(spec Spec, insp *Inspection, o *options) (*build, error) {
 		},
 		DiskSize: spec.DiskSize,
 	}
-	// Upgrades write the next image beside the current ones, so auto sizes
-	// leave room for one more system image on state (v1 keeps active and
-	// passive, v2 active plus one passive) and one more recovery set.
+	// An upgrade unpacks the new tree on state and then makes its image
+	// there (tree size + the toolkit's 256 MiB image overhead) before the
+	// old one goes, so auto sizes leave room for twice the system plus that
+	// overhead: v2 keeps one passive snapshot beside the active one, v1
+	// keeps active and passive and builds transition.img beside them.
+	upgradeRoom := 2*b.sysImg + toolkitImgOverhead + headroom
 	if r.Generation == inspect.V2 {
 		req.Need[layout.State] = need(1, b.sysImg)
-		req.Headroom[layout.State] = 2*b.sysImg + headroom
+		req.Headroom[layout.State] = b.sysImg + upgradeRoom
 	} else {
 		req.Need[layout.State] = need(2, 2*b.sysImg)
-		req.Headroom[layout.State] = b.sysImg + headroom
+		req.Headroom[layout.State] = upgradeRoom
 	}
 	req.Need[layout.Recovery] = need(4, b.recImg+kernelBytes)
 	req.Headroom[layout.Recovery] = b.recImg + kernelBytes + headroom
