@@ -22,8 +22,6 @@ type Builder struct {
 	config Config
 	spec   installer.Spec
 	runner multistep.Runner
-	// build replaces installer.Run in tests.
-	build func(context.Context, installer.Spec, ...installer.Option) (*installer.Result, error)
 }
 
 var _ packersdk.Builder = (*Builder)(nil)
@@ -50,7 +48,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	generated := &packerbuilderdata.GeneratedData{State: state}
 	steps := []multistep.Step{
 		&stepPrepareOutputDir{Dir: b.config.OutputDirectory, Force: b.config.PackerForce},
-		&diskbuild.StepBuildDisk{Spec: b.spec, GeneratedData: generated, Build: b.build},
+		&diskbuild.StepBuildDisk{Spec: b.spec, GeneratedData: generated},
 		new(commonsteps.StepProvision),
 	}
 	b.runner = commonsteps.NewRunnerWithPauseFn(steps, b.config.PackerConfig, ui, state)
