@@ -61,7 +61,7 @@ func (e *Emulator) settle(t *importTask, now time.Time) {
 	}
 	t.size = int64(len(data))
 	s := &snapshot{
-		id: e.nextID("snap"), region: t.region, description: "Created by ImportSnapshot(" + t.id + ")",
+		id: e.nextID("snap"), region: t.region, description: "Created by AWS-VMImport service for " + t.id,
 		volumeSize: (t.size + gib - 1) / gib, encrypted: t.encrypted, kmsKey: t.kmsKey,
 		blocks: map[int32][]byte{}, state: "completed", started: now,
 	}

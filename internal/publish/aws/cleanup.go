@@ -101,13 +101,23 @@ func (p *publisher) cancelTask(ctx context.Context, r resource) (string, error) 
 		return "", err
 	}
 	out, err := c.DescribeImportSnapshotTasks(ctx, &ec2.DescribeImportSnapshotTasksInput{ImportTaskIds: []string{r.id}})
-	if err != nil {
-		return "", err
-	}
-	for _, t := range out.ImportSnapshotTasks {
-		if t.SnapshotTaskDetail != nil {
-			return aws.ToString(t.SnapshotTaskDetail.SnapshotId), nil
+	if err == nil {
+		for _, t := range out.ImportSnapshotTasks {
+			if t.SnapshotTaskDetail != nil {
+				return aws.ToString(t.SnapshotTaskDetail.SnapshotId), nil
+			}
 		}
+		return "", nil
+	}
+	// VM Import describes its snapshots as "Created by AWS-VMImport
+	// service for <task id>".
+	snaps, serr := c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"},
+		Filters: []types.Filter{{Name: aws.String("description"), Values: []string{"*" + r.id + "*"}}}})
+	if serr != nil {
+		return "", errors.Join(err, serr)
+	}
+	if len(snaps.Snapshots) > 0 {
+		return aws.ToString(snaps.Snapshots[0].SnapshotId), nil
 	}
 	return "", nil
 }

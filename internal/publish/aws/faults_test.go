@@ -94,11 +94,17 @@ func TestPublishFatalFaultLeavesNothing(t *testing.T) {
 		{"import wait", "DescribeImportSnapshotTasks", publish.ImportS3},
 		{"register after import", "RegisterImage", publish.ImportS3},
 	}
+	// The import task finishes before cleanup, and cannot be described.
+	late := struct{ name, op, method string }{"import wait, task done", "DescribeImportSnapshotTasks", publish.ImportS3}
 	path, _ := makeDisk(t, 64*mib, defaultChunks(64*mib), 11)
-	for _, tc := range tests {
+	for _, tc := range append(tests, late) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			emu, cfg := newEmulator(t, awsemu.Options{Faults: awsemu.Faults{
+			delay := time.Duration(0)
+			if tc == late {
+				delay = time.Nanosecond
+			}
+			emu, cfg := newEmulator(t, awsemu.Options{Delay: delay, Faults: awsemu.Faults{
 				Rate: map[string]float64{tc.op: 1}, Kinds: []awsemu.FaultKind{awsemu.FaultFatal},
 			}})
 			emu.CreateBucket("b")
