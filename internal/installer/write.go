@@ -95,10 +95,21 @@ func (b *build) openPartitions(f *os.File) (*disk, error) {
 type finisher func() error
 
 // writeSystem streams the image once into every system image.
-func (b *build) writeSystem(ctx context.Context, src *oci.Source, d *disk) error {
+func (b *build) writeSystem(ctx context.Context, src *oci.Source, d *disk) (err error) {
 	r := b.insp.Report
 	var sinks []rootfs.Sink
 	var finish []finisher
+	// aborts stop the writers that run goroutines (squashfs) when the
+	// walk fails before the finishers have run.
+	var aborts []func()
+	finishing := false
+	defer func() {
+		if err != nil && !finishing {
+			for _, a := range aborts {
+				a()
+			}
+		}
+	}()
 	addImage := func(part *ext4.Writer, partName, p string, max int64, mk func(io.WriterAt) (rootfs.Sink, func() (int64, error), error)) error {
 		res, err := part.Reserve(b.fileEntry(p, max, 0o644), max)
 		if err != nil {
@@ -166,6 +177,7 @@ func (b *build) writeSystem(ctx context.Context, src *oci.Source, d *disk) error
 			if err != nil {
 				return nil, nil, err
 			}
+			aborts = append(aborts, func() { sq.Close() })
 			return sq, sq.Close, nil
 		}
 	}
@@ -194,6 +206,7 @@ func (b *build) writeSystem(ctx context.Context, src *oci.Source, d *disk) error
 		return fmt.Errorf("adding mountpoints: %w", err)
 	}
 	var errs []error
+	finishing = true
 	for _, f := range finish {
 		errs = append(errs, f())
 	}
