@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -161,4 +163,41 @@ func debugfs(t *testing.T, img, req string) string {
 		t.Fatalf("debugfs -R %q %s: %v\n%s", req, img, err, out)
 	}
 	return string(out)
+}
+
+// TestNoGoroutinesLeft checks that a build failing in the middle of the
+// write phase (cancellation, and ENOSPC when root) stops every writer
+// goroutine: a
+// long-running host (Packer plugin, Terraform provider) must not
+// accumulate them.
+func TestNoGoroutinesLeft(t *testing.T) {
+	src := layoutRef(t, image(t, derivativeWith(imagetest.Layer{{Path: "srv/big", Type: rootfs.TypeReg, Data: noise(24 << 20)}})...))
+	before := runtime.NumGoroutine()
+	for i := range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := installer.Run(ctx, installer.Spec{Source: src, OutputDir: t.TempDir(), SourceDateEpoch: imagetest.Epoch},
+			installer.WithProgress(func(e installer.Event) {
+				if e.Phase == installer.PhaseWrite { // the writers exist, the walk has not begun
+					cancel()
+				}
+			}))
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("run %d: %v, want context.Canceled", i, err)
+		}
+	}
+	if os.Geteuid() == 0 {
+		out := tmpfs(t, false)
+		if _, err := installer.Run(context.Background(), installer.Spec{Source: src, OutputDir: out, SourceDateEpoch: imagetest.Epoch}); !errors.Is(err, unix.ENOSPC) {
+			t.Fatalf("build on a full tmpfs: %v, want ENOSPC", err)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before the failed builds, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
 }
