@@ -1,6 +1,7 @@
 package gcpemu
 
 import (
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -143,6 +144,13 @@ func (in *injector) snapshot(m map[string]int) map[string]int {
 func (in *injector) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		kind, delay := in.pick(operationOf(r))
+		if kind != FaultUnknown && kind != FaultSlow && kind != FaultLost {
+			// Read the body before failing: Go's HTTP client may still be
+			// sending it after an early answer, while the storage client
+			// already refills the same chunk buffer for the retry (a data
+			// race inside the client libraries, seen with -race).
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
 		switch kind {
 		case FaultUnknown:
 		case FaultSlow:

@@ -72,6 +72,14 @@ func Publish(ctx context.Context, c Clients, rawDisk string, spec Spec, progress
 		}
 	}()
 	res = &Result{ImageName: spec.ImageName, ObjectURI: "gs://" + spec.Bucket + "/" + spec.ObjectName}
+	// Fail before uploading if the name is taken; this also makes an image
+	// of that name found after an unanswered insert ours.
+	if exists, err := Exists(ctx, c, spec.ProjectID, spec.ImageName); err != nil || exists {
+		if err == nil {
+			err = fmt.Errorf("image %s/%s: %w", spec.ProjectID, spec.ImageName, ErrImageExists)
+		}
+		return nil, err
+	}
 	if err := p.upload(ctx, raw, res); err != nil {
 		return nil, err
 	}
@@ -105,6 +113,9 @@ func (p *publication) createImage(ctx context.Context, res *Result) error {
 	p.progress(Event{Phase: PhaseInsert, Message: "creating image " + s.ImageName})
 	p.inserting = true
 	op, err := insertImage(ctx, p.c, s.ProjectID, img)
+	if errors.Is(err, ErrImageExists) {
+		p.inserting = false // someone else's image, made since we looked
+	}
 	if err != nil {
 		return err
 	}

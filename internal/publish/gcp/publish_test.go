@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	compute "google.golang.org/api/compute/v1"
 
 	"github.com/elemental-suite/elemental/internal/publish/gcp"
 )
@@ -219,6 +220,9 @@ func TestDeleteExists(t *testing.T) {
 	if ok, _ := gcp.Exists(ctx, f.clients, testProject, spec.ImageName); !ok {
 		t.Fatal("a failed second publish deleted the first image")
 	}
+	if objs, _ := f.emu.Objects(testBucket); len(objs) != 0 {
+		t.Errorf("a publish refused for an existing name left objects: %v", objs)
+	}
 	for range 2 { // deleting a missing image is not an error
 		if err := gcp.Delete(ctx, f.clients, testProject, spec.ImageName); err != nil {
 			t.Fatalf("Delete: %v", err)
@@ -228,4 +232,35 @@ func TestDeleteExists(t *testing.T) {
 		t.Fatalf("Exists after Delete = %v, %v", ok, err)
 	}
 	f.assertNothingLeft(t)
+}
+
+// TestImageAppearsDuringPublish: an image of the same name, even from
+// the same object, created by someone else between the existence check
+// and images.insert, must survive the failed Publish.
+func TestImageAppearsDuringPublish(t *testing.T) {
+	f := newFixture(t, gcpemuOptions())
+	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}}, 8)
+	spec := baseSpec("contested")
+	_, err := gcp.Publish(context.Background(), f.clients, raw, spec, func(e gcp.Event) {
+		if e.Phase != gcp.PhaseInsert {
+			return
+		}
+		img := &compute.Image{Name: spec.ImageName, RawDisk: &compute.ImageRawDisk{Source: "https://storage.googleapis.com/" + testBucket + "/" + spec.ImageName + ".tar.gz"}}
+		op, err := f.clients.Compute.Images.Insert(testProject, img).Do()
+		for err == nil && op.Status != "DONE" {
+			op, err = f.clients.Compute.GlobalOperations.Wait(testProject, op.Name).Do()
+		}
+		if err != nil {
+			t.Errorf("inserting the competing image: %v", err)
+		}
+	})
+	if !errors.Is(err, gcp.ErrImageExists) {
+		t.Fatalf("Publish = %v, want ErrImageExists", err)
+	}
+	if img, _, err := f.emu.Image(testProject, spec.ImageName); err != nil || img.Status != "READY" {
+		t.Errorf("the other image: %v, status %s", err, img.Status)
+	}
+	if objs, _ := f.emu.Objects(testBucket); len(objs) != 0 {
+		t.Errorf("objects left: %v", objs)
+	}
 }
