@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -53,7 +54,7 @@ func (c *Config) prepare(raws ...any) (prepared, []string, error) {
 	disk.OutputDir = ""
 	image, imgErrs := c.imageSpec()
 	errs = append(errs, imgErrs...)
-	if err := image.Validate(); err != nil {
+	if err := validatable(image).Validate(); err != nil {
 		errs = append(errs, splitRenamed(err)...)
 	}
 	clients, cErrs := c.clientOptions()
@@ -173,4 +174,17 @@ func splitRenamed(err error) []error {
 		out = append(out, diskbuild.Rename(e, gcpNames))
 	}
 	return out
+}
+
+// unknown is how `packer validate` passes values it cannot know yet (data
+// source outputs); names holding it are checked when the build runs.
+const unknown = "<unknown>"
+
+func validatable(s publishgcp.Spec) publishgcp.Spec {
+	for _, v := range []*string{&s.ImageName, &s.Family, &s.ObjectName} {
+		if strings.Contains(*v, unknown) {
+			*v = "unknown"
+		}
+	}
+	return s
 }

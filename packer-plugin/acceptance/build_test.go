@@ -1,0 +1,220 @@
+package acceptance_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/elemental-suite/elemental/acctest/awsemu"
+	"github.com/elemental-suite/elemental/acctest/gcpemu"
+	"github.com/elemental-suite/elemental/internal/imagetest"
+)
+
+// qemuImg runs qemu-img and returns its output.
+func qemuImg(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("qemu-img", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func needQemuImg(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skipf("acceptance test needs qemu-img: %v", err)
+	}
+}
+
+func TestBuildDiskExample(t *testing.T) {
+	e := newEnv(t)
+	needQemuImg(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	log, err := e.run(t, dir, nil, "build", "-var", "source_image="+e.derivRef, "-var", "output_directory="+out, e.example("disk.pkr.hcl"))
+	if err != nil {
+		t.Fatalf("packer build: %v\n%s", err, log)
+	}
+	base := filepath.Join(out, "elemental-"+e.derivVer)
+	info := qemuImg(t, "info", "--output=json", base+".qcow2")
+	var qi struct {
+		Format      string `json:"format"`
+		VirtualSize int64  `json:"virtual-size"`
+	}
+	if err := json.Unmarshal([]byte(info), &qi); err != nil {
+		t.Fatal(err)
+	}
+	if qi.Format != "qcow2" || qi.VirtualSize != 8<<30 {
+		t.Errorf("qcow2: format %s, virtual size %d; want qcow2, 8 GiB", qi.Format, qi.VirtualSize)
+	}
+	if got := qemuImg(t, "compare", "-f", "qcow2", "-F", "raw", base+".qcow2", base+".raw"); !strings.Contains(got, "Images are identical") {
+		t.Errorf("qcow2 and raw differ: %s", got)
+	}
+	qemuImg(t, "check", base+".qcow2")
+	// Generated data reached the provisioner and the manifest.
+	if !strings.Contains(log, "built sha256:") || !strings.Contains(log, "(toolkit v2, kernel "+imagetest.KernelVersion+")") {
+		t.Errorf("shell-local did not see the generated data:\n%s", log)
+	}
+	manifest, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil || !bytes.Contains(manifest, []byte(`"builder_type": "elemental"`)) || !bytes.Contains(manifest, []byte(`"artifact_id": "sha256:`)) {
+		t.Errorf("manifest: %v\n%s", err, manifest)
+	}
+	// A second build without -force refuses to overwrite; with -force it works.
+	if log, err := e.run(t, dir, nil, "build", "-var", "source_image="+e.derivRef, "-var", "output_directory="+out, e.example("disk.pkr.hcl")); err == nil || !strings.Contains(log, "-force") {
+		t.Errorf("rebuild without -force: %v\n%s", err, log)
+	}
+	if log, err := e.run(t, dir, nil, "build", "-force", "-var", "source_image="+e.derivRef, "-var", "output_directory="+out, e.example("disk.pkr.hcl")); err != nil {
+		t.Errorf("rebuild with -force: %v\n%s", err, log)
+	}
+}
+
+// emulators starts the AWS and GCP emulators and returns the environment
+// and variables that point the plugin at them.
+func emulators(t *testing.T, awsDelay time.Duration) (*awsemu.Emulator, *gcpemu.Emulator, []string, []string) {
+	t.Helper()
+	aws := awsemu.New(awsemu.Options{Delay: awsDelay})
+	srv := awsemu.NewServer(aws)
+	t.Cleanup(srv.Close)
+	gcp, err := gcpemu.Start(gcpemu.Options{Buckets: []string{"images"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gcp.Close() })
+	envv := append(awsemu.Env(srv.URL), gcp.Env()...)
+	vars := []string{"-var", "compute_endpoint=" + gcp.ComputeEndpoint(), "-var", "skip_authentication=true",
+		"-var", "project_id=test-project", "-var", "bucket=images"}
+	return aws, gcp, envv, vars
+}
+
+func TestBuildAllFromOneDerivative(t *testing.T) {
+	e := newEnv(t)
+	needQemuImg(t)
+	aws, gcp, envv, vars := emulators(t, 50*time.Millisecond)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	args := append([]string{"build", "-var", "source_image=" + e.derivRef, "-var", "output_directory=" + out}, vars...)
+	log, err := e.run(t, dir, envv, append(args, e.example("all.pkr.hcl"))...)
+	if err != nil {
+		t.Fatalf("packer build: %v\n%s", err, log)
+	}
+	name := "elemental-" + strings.ReplaceAll(e.derivVer, ".", "-")
+	qcow := filepath.Join(out, name+".qcow2")
+	raw := filepath.Join(dir, "disk.raw")
+	qemuImg(t, "convert", "-f", "qcow2", "-O", "raw", qcow, raw)
+	disk, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// AWS: one AMI whose snapshot holds exactly the disk.
+	res := aws.Resources()
+	if len(res.Images) != 1 || len(res.Snapshots) != 1 {
+		t.Fatalf("AWS emulator holds %+v, want one image and one snapshot", res)
+	}
+	if !strings.Contains(log, "us-east-1:"+res.Images[0]) {
+		t.Errorf("artifact id does not name %s:\n%s", res.Images[0], log)
+	}
+	blocks, _ := aws.SnapshotBlocks(res.Snapshots[0])
+	checkSnapshot(t, disk, blocks)
+
+	// GCP: the image's disk.raw equals the disk (padded to a GiB).
+	_, archive, err := gcp.Image("test-project", name)
+	if err != nil {
+		t.Fatalf("GCE image %s: %v", name, err)
+	}
+	want, _, err := gcpemu.DigestDisk(bytes.NewReader(disk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if archive.DiskDigest != want {
+		t.Errorf("GCE disk.raw digest %s, want %s", archive.DiskDigest, want)
+	}
+	if objs, _ := gcp.Objects("images"); len(objs) != 0 {
+		t.Errorf("bucket still holds %v after the import", objs)
+	}
+}
+
+// checkSnapshot compares EBS blocks (512 KiB) with the disk.
+func checkSnapshot(t *testing.T, disk []byte, blocks map[int32][]byte) {
+	t.Helper()
+	const bs = 512 << 10
+	for i := 0; i*bs < len(disk); i++ {
+		want := disk[i*bs : min((i+1)*bs, len(disk))]
+		got, ok := blocks[int32(i)]
+		if !ok {
+			if !allZero(want) {
+				t.Fatalf("snapshot lacks block %d, which holds data", i)
+			}
+			continue
+		}
+		if !bytes.Equal(got[:len(want)], want) {
+			t.Fatalf("snapshot block %d differs from the disk", i)
+		}
+	}
+	for i := range blocks {
+		if int(i)*bs >= len(disk) && !allZero(blocks[i]) {
+			t.Fatalf("snapshot block %d lies past the disk and holds data", i)
+		}
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestInterruptedBuildLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	aws, _, envv, _ := emulators(t, 3*time.Second) // snapshots stay pending for a while
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	envv = append(envv, "TMPDIR="+tmp)
+	interrupted := make(chan struct{})
+	var cmd *exec.Cmd
+	cmd, done := e.start(t, dir, envv, func(line string) {
+		if strings.Contains(line, "Uploading") || strings.Contains(line, "register in") {
+			select {
+			case <-interrupted:
+			default:
+				close(interrupted)
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) //nolint:errcheck // checked through the exit status
+			}
+		}
+	}, "build", "-var", "source_image="+e.derivRef, e.example("aws.pkr.hcl"))
+	var log string
+	select {
+	case log = <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill() //nolint:errcheck // the test fails anyway
+		t.Fatal("packer did not stop after SIGINT")
+	}
+	select {
+	case <-interrupted:
+	default:
+		t.Fatalf("the build never reached the upload:\n%s", log)
+	}
+	if cmd.ProcessState == nil || cmd.ProcessState.Success() {
+		t.Errorf("interrupted packer exited successfully:\n%s", log)
+	}
+	if res := aws.Resources(); !res.Empty() {
+		t.Errorf("interrupted build left AWS resources %+v\n%s", res, log)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "packer-elemental-*"))
+	if len(left) != 0 {
+		t.Errorf("interrupted build left work directories %v", left)
+	}
+}
