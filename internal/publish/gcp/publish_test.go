@@ -20,6 +20,7 @@ import (
 )
 
 func TestPublishRoundTrip(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, gcpemuOptions())
 	raw := defaultDisk(t)
 	wantDigest := paddedDigest(t, raw)
@@ -156,6 +157,7 @@ func checkObject(t *testing.T, f *fixture, spec gcp.Spec, res *gcp.Result, raw, 
 }
 
 func TestPublishDeprecation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, gcpemuOptions())
 	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}}, 2)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -200,6 +202,7 @@ func TestPublishDeprecation(t *testing.T) {
 }
 
 func TestDeleteExists(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, gcpemuOptions())
 	raw := writeRawDisk(t, 64*mib, []extent{{mib, mib}}, 3)
 	ctx := context.Background()
@@ -238,6 +241,7 @@ func TestDeleteExists(t *testing.T) {
 // the same object, created by someone else between the existence check
 // and images.insert, must survive the failed Publish.
 func TestImageAppearsDuringPublish(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, gcpemuOptions())
 	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}}, 8)
 	spec := baseSpec("contested")
