@@ -1,8 +1,6 @@
 package diskbuild
 
 import (
-	"fmt"
-
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
@@ -66,6 +64,3 @@ func OSVersion(osRelease map[string]string) string {
 	}
 	return osRelease["VERSION"]
 }
-
-// StepError wraps a step's error with what the step was doing.
-func StepError(doing string, err error) error { return fmt.Errorf("%s: %w", doing, err) }

@@ -44,7 +44,7 @@ func (s *StepBuildDisk) Run(ctx context.Context, state multistep.StateBag) multi
 	ui.Say(fmt.Sprintf("Building the disk from %s...", spec.Source))
 	res, err := build(ctx, spec, installer.WithProgress(newReporter(ui).event))
 	if err != nil {
-		return Halt(state, StepError("building the disk from "+s.Spec.Source, err))
+		return Halt(state, fmt.Errorf("building the disk from %s: %w", spec.Source, err))
 	}
 	state.Put(StateResult, res)
 	for _, w := range res.Warnings {

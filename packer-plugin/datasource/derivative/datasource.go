@@ -70,8 +70,6 @@ type DatasourceOutput struct {
 type Datasource struct {
 	config Config
 	spec   installer.Spec
-	// inspect replaces installer.Inspect in tests.
-	inspect func(context.Context, installer.Spec, ...installer.Option) (*installer.Inspection, error)
 }
 
 var _ packersdk.Datasource = (*Datasource)(nil)
@@ -113,11 +111,7 @@ func (d *Datasource) Configure(raws ...any) error {
 
 // Execute inspects the derivative.
 func (d *Datasource) Execute() (cty.Value, error) {
-	run := d.inspect
-	if run == nil {
-		run = installer.Inspect
-	}
-	in, err := run(context.Background(), d.spec)
+	in, err := installer.Inspect(context.Background(), d.spec)
 	if err != nil {
 		return cty.NullVal(cty.EmptyObject), fmt.Errorf("inspecting %s: %w", d.spec.Source, err)
 	}

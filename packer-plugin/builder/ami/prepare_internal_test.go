@@ -1,0 +1,194 @@
+package ami
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
+
+	"github.com/elemental-suite/elemental/internal/installer"
+	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
+	"github.com/elemental-suite/elemental/packer-plugin/diskbuild"
+)
+
+func raw(kv ...any) map[string]any {
+	m := map[string]any{"packer_build_name": "ami", "source_image": "registry.example.com/os:1", "ami_name": "elemental-os"}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(m, kv[i].(string))
+			continue
+		}
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
+func TestPrepareMapsAmazonNames(t *testing.T) {
+	var b Builder
+	gen, _, err := b.Prepare(raw("region", "eu-west-1", "platform", "linux/arm64", "ami_description", "d",
+		"ami_regions", []string{"us-east-1"}, "ami_users", []string{"111"}, "ami_groups", []string{"all"},
+		"snapshot_users", []string{"222"}, "tags", map[string]string{"a": "b"}, "encrypt_boot", true, "kms_key_id", "k",
+		"region_kms_key_ids", map[string]string{"us-east-1": "k2"}, "boot_mode", "uefi-preferred", "ena_support", false,
+		"imds_support", "v2.0", "deprecate_at", "2030-01-02T03:04:05Z",
+		"deregistration_protection", map[string]any{"enabled": true, "with_cooldown": true},
+		"packer_force", true, "import_method", "s3-import", "s3_bucket", "bkt", "upload_concurrency", 4))
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if len(gen) != 4 {
+		t.Errorf("generated data keys = %v", gen)
+	}
+	s := b.specs.ami
+	got := []any{s.Region, s.Architecture, s.Description, s.Regions, s.LaunchUsers, s.LaunchGroups, s.SnapshotUsers,
+		s.Tags["a"], s.Encrypted, s.KMSKeyID, s.RegionKMSKeyIDs["us-east-1"], s.BootMode, *s.ENASupport, s.IMDSSupport,
+		s.DeprecateAt.Year(), s.DeregistrationProtection, s.ProtectionCooldown, s.ForceDeregister,
+		s.ImportMethod, s.S3Bucket, s.UploadConcurrency}
+	want := []any{"eu-west-1", "arm64", "d", []string{"us-east-1"}, []string{"111"}, []string{"all"}, []string{"222"},
+		"b", true, "k", "k2", "uefi-preferred", false, "v2.0", 2030, true, true, true, "s3-import", "bkt", 4}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AMI spec (-want +got):\n%s", diff)
+	}
+	if b.specs.disk.OutputDir != "" || len(b.specs.disk.Formats) != 1 || b.specs.disk.Formats[0].String() != "raw" {
+		t.Errorf("disk spec: dir %q formats %v, want a work directory and raw", b.specs.disk.OutputDir, b.specs.disk.Formats)
+	}
+}
+
+func TestPrepareDefaults(t *testing.T) {
+	var b Builder
+	_, warns, err := b.Prepare(raw())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.specs.ami
+	if s.ENASupport != nil || s.ForceDeregister || s.Architecture != "x86_64" || len(warns) != 0 {
+		t.Errorf("defaults: ena %v, force %v, arch %s, warnings %q", s.ENASupport, s.ForceDeregister, s.Architecture, warns)
+	}
+}
+
+func TestPrepareErrorsAtOnce(t *testing.T) {
+	var b Builder
+	_, _, err := b.Prepare(raw("source_image", nil, "ami_name", "x", "boot_mode", "bios", "imds_support", "v1",
+		"tpm_support", "v2.0", "kms_key_id", "k", "skip_save_build_region", true, "import_method", "s3-import",
+		"deprecate_at", "tomorrow", "region_kms_key_ids", map[string]string{"ap-south-1": "k"},
+		"access_key", "AKIA", "upload_concurrency", -1, "force_delete_snapshot", true, "disk_size", "8X"))
+	var m *packersdk.MultiError
+	if !errors.As(err, &m) {
+		t.Fatalf("err = %v, want a MultiError", err)
+	}
+	var got []string
+	for _, e := range m.Errors {
+		got = append(got, e.Error())
+	}
+	for _, want := range []string{"source_image: required", "ami_name: required, 3 to 128 characters (got 1)",
+		`boot_mode "bios"`, `imds_support "v1"`, "tpm_support: needs boot_mode uefi, not bios", "kms_key_id: needs encrypt_boot",
+		"skip_save_build_region: needs ami_regions", `s3_bucket: required with import_method = "s3-import"`,
+		`deprecate_at "tomorrow"`, "region_kms_key_ids: ap-south-1", "access_key and secret_key: set both or neither",
+		"upload_concurrency: -1 is negative", "force_delete_snapshot: needs force_deregister", `disk_size: size "8X"`} {
+		found := false
+		for _, g := range got {
+			found = found || strings.HasPrefix(g, want)
+		}
+		if !found {
+			t.Errorf("no error starts with %q; got:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != 14 {
+		t.Errorf("%d errors, want 14:\n%s", len(got), strings.Join(got, "\n"))
+	}
+}
+
+func TestPrepareFiltersSecrets(t *testing.T) {
+	var b Builder
+	if _, _, err := b.Prepare(raw("access_key", "AKIASECRETID", "secret_key", "s3cr3tkeyvalue", "token", "sessiontokenvalue")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"AKIASECRETID", "s3cr3tkeyvalue", "sessiontokenvalue"} {
+		if got := packersdk.LogSecretFilter.FilterString("x " + s); strings.Contains(got, s) {
+			t.Errorf("log filter let %q through", s)
+		}
+	}
+}
+
+func newState() *multistep.BasicStateBag {
+	state := new(multistep.BasicStateBag)
+	state.Put(diskbuild.StateUI, &packersdk.MockUi{})
+	state.Put(diskbuild.StateResult, &installer.Result{Digest: "sha256:abc", Source: "reg/os:1",
+		Outputs: []installer.Output{{Path: "/work/disk.raw"}}})
+	return state
+}
+
+func TestStepPublishAMICleanup(t *testing.T) {
+	res := &publishaws.Result{AMIs: map[string]string{"us-east-1": "ami-1", "eu-west-1": "ami-2"}, Snapshots: map[string]string{"us-east-1": "snap-1"}}
+	tests := []struct {
+		name       string
+		halt       bool
+		wantDelete bool
+	}{
+		{name: "success keeps the AMIs", halt: false, wantDelete: false},
+		{name: "a later failure deletes them", halt: true, wantDelete: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotDisk string
+			var gotSpec publishaws.Spec
+			deleted := false
+			step := &stepPublishAMI{Spec: publishaws.Spec{Name: "n"},
+				Publish: func(_ context.Context, _ awssdk.Config, disk string, spec publishaws.Spec, p func(publishaws.Event)) (*publishaws.Result, error) {
+					gotDisk, gotSpec = disk, spec
+					p(publishaws.Event{Stage: "upload", Done: 5, Total: 10})
+					p(publishaws.Event{Stage: "register", Region: "us-east-1"})
+					return res, nil
+				},
+				Delete: func(_ context.Context, _ awssdk.Config, r *publishaws.Result, snaps bool) error {
+					deleted = r == res && snaps
+					return nil
+				}}
+			state := newState()
+			if a := step.Run(context.Background(), state); a != multistep.ActionContinue {
+				t.Fatalf("Run = %v", a)
+			}
+			if gotDisk != "/work/disk.raw" || gotSpec.Provenance["elemental:source-digest"] != "sha256:abc" {
+				t.Errorf("published %s with provenance %v", gotDisk, gotSpec.Provenance)
+			}
+			if tc.halt {
+				state.Put(multistep.StateHalted, true)
+			}
+			step.Cleanup(state)
+			if deleted != tc.wantDelete {
+				t.Errorf("deleted = %v, want %v", deleted, tc.wantDelete)
+			}
+		})
+	}
+}
+
+func TestArtifact(t *testing.T) {
+	var destroyed *publishaws.Result
+	a := newArtifact(&publishaws.Result{AMIs: map[string]string{"us-west-2": "ami-b", "eu-west-1": "ami-a"},
+		Snapshots: map[string]string{"us-west-2": "snap-b"}}, awssdk.Config{},
+		&installer.Result{Digest: "sha256:abc", Source: "reg/os:1", OSRelease: map[string]string{"VERSION_ID": "1.2"}}, nil)
+	a.delete = func(_ context.Context, _ awssdk.Config, r *publishaws.Result, _ bool) error {
+		destroyed = r
+		return nil
+	}
+	if got := a.Id(); got != "eu-west-1:ami-a,us-west-2:ami-b" {
+		t.Errorf("Id = %q", got)
+	}
+	imgs, ok := a.State(registryimage.ArtifactStateURI).([]*registryimage.Image)
+	if !ok || len(imgs) != 2 {
+		t.Fatalf("HCP metadata = %#v", a.State(registryimage.ArtifactStateURI))
+	}
+	for _, img := range imgs {
+		if img.ProviderName != "aws" || img.SourceImageID != "sha256:abc" || a.Amis[img.ProviderRegion] != img.ImageID || img.Labels["os_version"] != "1.2" {
+			t.Errorf("HCP image = %+v", img)
+		}
+	}
+	if err := a.Destroy(); err != nil || destroyed == nil || destroyed.AMIs["us-west-2"] != "ami-b" || destroyed.Snapshots["us-west-2"] != "snap-b" {
+		t.Errorf("Destroy: %v, deleted %+v", err, destroyed)
+	}
+}
