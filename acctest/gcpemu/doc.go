@@ -21,7 +21,15 @@
 //
 // Faults (500, 503, 429, 403, connection resets, slow replies) are
 // injected per operation with a seeded decision, before the request
-// reaches a handler, so retry and cleanup paths can be tested.
+// reaches a handler; a "lost" fault lets the request take effect and then
+// resets the connection, so the client cannot tell it succeeded. The
+// resumable-upload checker drops bytes a session already holds and
+// replays the answer to a finished upload, as GCS does, so clients can
+// retry through all of them.
+//
+// Start it in-process with Start, or standalone with
+// `go run ./acctest/gcpemu/cmd/gcpemu -addr 127.0.0.1:4443`, which prints
+// the environment to export.
 //
 // References: Compute Engine API v1 reference (images, globalOperations,
 // DeprecationStatus), Cloud Storage JSON API (resumable uploads,

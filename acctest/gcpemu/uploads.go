@@ -100,12 +100,7 @@ func (c *uploadChecker) chunk(w http.ResponseWriter, r *http.Request) {
 	defer c.mu.Unlock()
 	st, ok := c.sessions[id]
 	if saved, done := c.finished[id]; !ok && done {
-		// GCS answers a retry of a finished upload with the object again
-		for k, v := range saved.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(saved.status)
-		_, _ = w.Write(saved.body)
+		saved.replay(w) // GCS answers a retry of a finished upload again
 		return
 	}
 	if !ok {
@@ -130,8 +125,7 @@ func (c *uploadChecker) chunk(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("chunk starts at %d but the session holds %d bytes", start, st.received))
 		return
 	}
-	skip := min(st.received-start, int64(len(data)))
-	data = data[skip:]
+	data = data[min(st.received-start, int64(len(data))):] // drop what is held
 	crc := crc32.Update(st.crc, castagnoli, data)
 	end := st.received + int64(len(data))
 	final := total >= 0 && end == total
@@ -145,31 +139,49 @@ func (c *uploadChecker) chunk(w http.ResponseWriter, r *http.Request) {
 			c.checked++
 		}
 	}
-	rng := fmt.Sprintf("bytes %d-%d/*", st.received, end-1)
-	if final {
-		rng = fmt.Sprintf("bytes %d-%d/%d", st.received, end-1, total)
-	}
 	if len(data) == 0 && !final { // a chunk GCS already holds
 		w.Header().Set("Range", fmt.Sprintf("bytes=0-%d", end-1))
 		w.Header().Set("X-Http-Status-Code-Override", "308")
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if len(data) == 0 {
+	if saved := c.forward(w, r, st, data, total, final); saved != nil {
+		st.received, st.crc = end, crc
+		if final {
+			delete(c.sessions, id)
+			c.finished[id] = saved
+		}
+	}
+}
+
+// forward hands the (trimmed) chunk to fake-gcs-server with a matching
+// Content-Range and returns its answer when it accepted the chunk.
+func (c *uploadChecker) forward(w http.ResponseWriter, r *http.Request, st *uploadState, data []byte, total int64, final bool) *savedResponse {
+	end := st.received + int64(len(data))
+	rng := fmt.Sprintf("bytes %d-%d/*", st.received, end-1)
+	switch {
+	case final && len(data) == 0:
 		rng = fmt.Sprintf("bytes */%d", end)
+	case final:
+		rng = fmt.Sprintf("bytes %d-%d/%d", st.received, end-1, total)
 	}
 	r.Header.Set("Content-Range", rng)
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	r.ContentLength = int64(len(data))
 	rec := &headerHook{ResponseWriter: w, keep: final}
 	c.next.ServeHTTP(rec, r)
-	if rec.status < 400 {
-		st.received, st.crc = end, crc
-		if final {
-			delete(c.sessions, id)
-			c.finished[id] = &savedResponse{status: rec.status, header: w.Header().Clone(), body: rec.body.Bytes()}
-		}
+	if rec.status >= 400 {
+		return nil
 	}
+	return &savedResponse{status: rec.status, header: w.Header().Clone(), body: rec.body.Bytes()}
+}
+
+func (s *savedResponse) replay(w http.ResponseWriter) {
+	for k, v := range s.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(s.status)
+	_, _ = w.Write(s.body)
 }
 
 // checkCRC compares the data's CRC32C with the declared ones.
