@@ -89,7 +89,9 @@ func Publish(ctx context.Context, c Clients, rawDisk string, spec Spec, progress
 	p.published = true // from here on the image stays, whatever happens
 	if !spec.SkipClean {
 		progress(Event{Phase: PhaseCleanup, Message: "deleting " + res.ObjectURI})
-		if err := p.deleteObject(ctx); err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spec.CleanupTimeout)
+		defer cancel()
+		if err := p.deleteObject(dctx); err != nil {
 			return res, fmt.Errorf("image %s published, but: %w", spec.ImageName, err)
 		}
 	}
@@ -144,6 +146,9 @@ func (p *publication) createImage(ctx context.Context, res *Result) error {
 // cleanup removes what this call created, with its own deadline so that
 // it also runs after ctx is cancelled.
 func (p *publication) cleanup(parent context.Context) error {
+	if !p.uploading && !p.inserting {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), p.spec.CleanupTimeout)
 	defer cancel()
 	p.progress(Event{Phase: PhaseCleanup, Message: "removing what was created"})

@@ -16,8 +16,10 @@ import (
 // ErrInvalidSpec marks a Spec that fails validation.
 var ErrInvalidSpec = errors.New("invalid gcp publish spec")
 
-// DefaultGuestOSFeatures are set when Spec.GuestOSFeatures is nil.
-var DefaultGuestOSFeatures = []string{"UEFI_COMPATIBLE"}
+// DefaultGuestOSFeatures returns the features set when
+// Spec.GuestOSFeatures is nil: UEFI_COMPATIBLE, since Elemental disks boot
+// with UEFI.
+func DefaultGuestOSFeatures() []string { return []string{"UEFI_COMPATIBLE"} }
 
 // Architectures accepted by Spec.Architecture ("" leaves it unset).
 const (
@@ -35,7 +37,7 @@ type Spec struct {
 	Family      string
 	Description string
 	Labels      map[string]string
-	// GuestOSFeatures: nil means DefaultGuestOSFeatures; an empty non-nil
+	// GuestOSFeatures: nil means DefaultGuestOSFeatures(); an empty non-nil
 	// slice sets none.
 	GuestOSFeatures  []string
 	StorageLocations []string
@@ -79,7 +81,7 @@ func (s Spec) withDefaults() Spec {
 		s.ObjectName = s.ImageName + ".tar.gz"
 	}
 	if s.GuestOSFeatures == nil {
-		s.GuestOSFeatures = slices.Clone(DefaultGuestOSFeatures)
+		s.GuestOSFeatures = DefaultGuestOSFeatures()
 	}
 	if s.ChunkSize == 0 {
 		s.ChunkSize = defaultChunkSize
