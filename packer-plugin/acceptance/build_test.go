@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -184,28 +185,23 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 	}
 	envv = append(envv, "TMPDIR="+tmp)
 	interrupted := make(chan struct{})
-	var cmd *exec.Cmd
+	var once sync.Once
 	cmd, done := e.start(t, dir, envv, func(line string) {
 		if strings.Contains(line, "Uploading") || strings.Contains(line, "register in") {
-			select {
-			case <-interrupted:
-			default:
-				close(interrupted)
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) //nolint:errcheck // checked through the exit status
-			}
+			once.Do(func() { close(interrupted) })
 		}
 	}, "build", "-var", "source_image="+e.derivRef, e.example("aws.pkr.hcl"))
 	var log string
 	select {
-	case log = <-done:
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill() //nolint:errcheck // the test fails anyway
-		t.Fatal("packer did not stop after SIGINT")
-	}
-	select {
 	case <-interrupted:
-	default:
-		t.Fatalf("the build never reached the upload:\n%s", log)
+		// Ctrl-C: the whole process group, packer and its plugins.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) //nolint:errcheck // checked through the exit status
+		log = <-done
+	case log = <-done:
+		t.Fatalf("the build ended before reaching the upload:\n%s", log)
+	case <-time.After(2 * time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // the test fails anyway
+		t.Fatal("the build never reached the upload")
 	}
 	if cmd.ProcessState == nil || cmd.ProcessState.Success() {
 		t.Errorf("interrupted packer exited successfully:\n%s", log)
