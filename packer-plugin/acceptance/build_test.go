@@ -203,6 +203,7 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // the test fails anyway
 		t.Fatal("the build never reached the upload")
 	}
+	t.Logf("interrupted packer build:\n%s", log)
 	if cmd.ProcessState == nil || cmd.ProcessState.Success() {
 		t.Errorf("interrupted packer exited successfully:\n%s", log)
 	}
