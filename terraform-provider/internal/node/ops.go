@@ -14,6 +14,10 @@ type Node struct {
 	// PollInterval is the pause between attempts while waiting for a node
 	// to come back (default 5s).
 	PollInterval time.Duration
+	// AttemptTimeout bounds one status read while polling (default 1m):
+	// a connection opened just before the node went down can hang with
+	// no error, as user-mode NAT and some firewalls keep it open.
+	AttemptTimeout time.Duration
 	// Progress, when set, receives one line per step.
 	Progress func(msg string)
 
@@ -49,6 +53,17 @@ func (n *Node) interval() time.Duration {
 	return 5 * time.Second
 }
 
+// attempt reads the status once, within AttemptTimeout.
+func (n *Node) attempt(ctx context.Context) (*Status, error) {
+	d := n.AttemptTimeout
+	if d <= 0 {
+		d = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return n.Status(ctx)
+}
+
 func (n *Node) say(format string, a ...any) {
 	if n.Progress != nil {
 		n.Progress(fmt.Sprintf(format, a...))
@@ -78,7 +93,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 func (n *Node) StatusRetry(ctx context.Context) (*Status, error) {
 	var last error
 	for {
-		st, err := n.Status(ctx)
+		st, err := n.attempt(ctx)
 		if err == nil {
 			return st, nil
 		}
@@ -153,7 +168,7 @@ func (n *Node) WaitForBoot(ctx context.Context, old string) (*Status, error) {
 			return nil, fmt.Errorf("node %s did not come back with a new boot: %w (last: %v)", n.Config.Host, ctx.Err(), last)
 		case <-time.After(n.interval()):
 		}
-		st, err := n.Status(ctx)
+		st, err := n.attempt(ctx)
 		switch {
 		case errors.Is(err, ErrHostKey):
 			return nil, err

@@ -29,10 +29,17 @@ type fakeNode struct {
 	bootInto     string // when set, the digest booted regardless (a fallback)
 	cmds         []string
 	downPolls    int // status polls that fail after a reboot
+	hangPolls    int // status polls that hang until cancelled
 }
 
-func (f *fakeNode) Run(_ context.Context, cmd string) (Output, error) {
+func (f *fakeNode) Run(ctx context.Context, cmd string) (Output, error) {
 	fakeMu.Lock()
+	if strings.Contains(cmd, "boot_id=") && f.hangPolls > 0 {
+		f.hangPolls--
+		fakeMu.Unlock()
+		<-ctx.Done()
+		return Output{}, ctx.Err()
+	}
 	defer fakeMu.Unlock()
 	if strings.Contains(cmd, "boot_id=") {
 		if f.downPolls > 0 {
@@ -208,5 +215,19 @@ func TestParseStatusErrors(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestWaitForBootSurvivesHungRead: a status read that hangs (a connection
+// to a node going down) is abandoned after AttemptTimeout.
+func TestWaitForBootSurvivesHungRead(t *testing.T) {
+	f := &fakeNode{digest: "sha256:a", mode: "active", boot: 1, hangPolls: 2}
+	n := testNode(f)
+	n.AttemptTimeout = 20 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := n.WaitForBoot(ctx, "boot-0")
+	if err != nil || st.BootID != "boot-1" {
+		t.Fatalf("got %v, %v", st, err)
 	}
 }

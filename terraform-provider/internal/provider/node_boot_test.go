@@ -62,7 +62,9 @@ func startBootNode(t *testing.T) *bootNode {
 	n.push(t, n.b, "b")
 	n.push(t, n.a, "stable")
 	res, err := installer.Run(ctx, installer.Spec{Source: "oci-layout:" + n.a.LayoutDir + ":" + n.a.Tag,
-		OutputDir: t.TempDir(), Name: "node", Formats: []diskformat.Format{diskformat.Raw}})
+		OutputDir: t.TempDir(), Name: "node", Formats: []diskformat.Format{diskformat.Raw},
+		// Room for three snapshots: the drift step upgrades while two exist.
+		Sizes: installer.Sizes{State: 5 << 30}})
 	if err != nil {
 		t.Fatalf("building the node disk: %v", err)
 	}
