@@ -99,9 +99,14 @@ fi
 log "generation $GENERATION, mode $mode, root $root, image $image"
 
 # The sentinels come first, as in upstream's cmdline hook, so that the
-# stand-in elemental sees the mode at pre-rootfs.
-mkdir -p /run/elemental /run/cos
-: >"/run/elemental/${mode}_mode"
+# stand-in elemental sees the mode at pre-rootfs. v2 writes /run/elemental
+# and the legacy /run/cos copies; v1 only /run/cos (the stand-in tells the
+# generations apart by them).
+mkdir -p /run/cos
+if [ "$GENERATION" = 2 ]; then
+	mkdir -p /run/elemental
+	: >"/run/elemental/${mode}_mode"
+fi
 : >"/run/cos/${mode}_mode"
 
 # --- devices ---------------------------------------------------------------
