@@ -34,9 +34,9 @@ var clearSigns = []string{
 // naming the source, leaving the output directory and TMPDIR as they were;
 // the registry password must appear in no error and on no disk.
 // Runs at one rate share the proxy and its seeded fault sequence, four at
-// a time. FAULTPROXY_RUNS sets the runs per rate (default 6, 2 with -short).
+// a time. FAULTPROXY_RUNS sets the runs per rate (default 4, 2 with -short).
 func TestInstallerThroughFaultyRegistry(t *testing.T) {
-	runs := 6
+	runs := 4
 	if testing.Short() {
 		runs = 2
 	}
