@@ -97,15 +97,25 @@ func buildDisk(ctx context.Context, gen int) (*disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	format := diskformat.QCOW2
+	// v1 recovery is ext2 for now: v1's GRUB loop-mounts recovery.img to
+	// read the kernel (v2 keeps it beside the image), and GRUB 2.06's gzio
+	// rejects some deflate blocks Go's compress/flate writes ("failed in
+	// building a Huffman code table"; grub-fstest reproduces it on the
+	// core's gzip squashfs), so a gzip squashfs v1 recovery does not boot.
+	format, recoveryFS := diskformat.QCOW2, "squashfs"
 	if gen == 1 {
-		format = diskformat.Raw
+		format, recoveryFS = diskformat.Raw, "ext2"
+	}
+	out := filepath.Join(workDir, fmt.Sprintf("v%d", gen))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the disk directory: %w", err)
 	}
 	res, err := installer.Run(ctx, installer.Spec{
-		Source:    "oci-layout:" + a.LayoutDir + ":" + a.Tag,
-		OutputDir: filepath.Join(workDir, fmt.Sprintf("v%d", gen)),
-		Name:      fmt.Sprintf("boot-v%d", gen),
-		Formats:   []diskformat.Format{format},
+		Source:     "oci-layout:" + a.LayoutDir + ":" + a.Tag,
+		OutputDir:  out,
+		Name:       fmt.Sprintf("boot-v%d", gen),
+		Formats:    []diskformat.Format{format},
+		RecoveryFS: recoveryFS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("writing the disk from %s: %w", a.Tag, err)

@@ -70,14 +70,24 @@ func startGuest(t *testing.T, d *disk, grow int64, registry string) *guest {
 // the 10 s menu timeout), then waits for the marker and checks it.
 func (g *guest) waitBoot(t *testing.T, version, mode, digest string) marker {
 	t.Helper()
+	return g.waitBootMenu(t, true, version, mode, digest)
+}
+
+// waitBootMenu is waitBoot; with enter false the menu times out by
+// itself. GRUB tries the fallback entries only then: an entry chosen with
+// Enter that fails returns to the menu.
+func (g *guest) waitBootMenu(t *testing.T, enter bool, version, mode, digest string) marker {
+	t.Helper()
 	start := time.Now()
 	g.boots++
 	ctx := t.Context()
 	if _, err := g.vm.WaitFor(ctx, grubMenuRE, bootTimeout); err != nil {
 		t.Fatalf("boot %d: waiting for the GRUB menu: %v", g.boots, err)
 	}
-	if err := g.vm.Type("\r"); err != nil {
-		t.Fatalf("boot %d: %v", g.boots, err)
+	if enter {
+		if err := g.vm.Type("\r"); err != nil {
+			t.Fatalf("boot %d: %v", g.boots, err)
+		}
 	}
 	line, err := g.vm.WaitFor(ctx, markerRE, bootTimeout-time.Since(start))
 	if err != nil {
@@ -131,12 +141,25 @@ func (g *guest) try(t *testing.T, cmd string, timeout time.Duration) (string, er
 // reboot reboots the guest gracefully and waits for the next boot.
 func (g *guest) reboot(t *testing.T, version, mode, digest string) marker {
 	t.Helper()
+	g.shutdown(t)
+	return g.waitBoot(t, version, mode, digest)
+}
+
+// rebootUnattended reboots and lets GRUB's menu time out, as on an
+// unattended machine, so that its fallback entries are used.
+func (g *guest) rebootUnattended(t *testing.T, version, mode, digest string) marker {
+	t.Helper()
+	g.shutdown(t)
+	return g.waitBootMenu(t, false, version, mode, digest)
+}
+
+func (g *guest) shutdown(t *testing.T) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), rebootTimeout)
 	defer cancel()
 	if err := g.vm.Reboot(ctx); err != nil {
 		t.Fatalf("rebooting the guest: %v (serial log %s)", err, g.vm.LogPath())
 	}
-	return g.waitBoot(t, version, mode, digest)
 }
 
 // setNextEntry sets a one-shot GRUB entry in (oem)/grubenv with the

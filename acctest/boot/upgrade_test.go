@@ -117,7 +117,7 @@ func (u *upgradeRun) fallback(t *testing.T) {
 		// what GRUB then finds.
 		g.run(t, "cd "+dir+"/cOS && mv active.img active.img.broken && : > active.img && sync")
 	}
-	g.reboot(t, "A", "passive", u.d.res.Digest)
+	g.rebootUnattended(t, "A", "passive", u.d.res.Digest)
 	g.checkCmdline(t, "passive")
 }
 
