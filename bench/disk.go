@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,7 @@ func (r *runner) core(ctx context.Context, in input, extra ...string) (sample, e
 	args := append([]string{"core", "-source", in.ref(), "-out", d, "-json", js}, extra...)
 	cmd := command(ctx, d, r.bin, args...)
 	cmd.Stderr = os.Stderr
-	s, err := measure(ctx, cmd, d)
+	s, err := measure(ctx, cmd, d, true)
 	if err != nil {
 		return s, fmt.Errorf("core build of %s: %w", in.Name, err)
 	}
@@ -103,7 +104,7 @@ func (r *runner) reference(ctx context.Context, in input) (sample, error) {
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	s, err := measure(ctx, cmd, d)
+	s, err := measure(ctx, cmd, d, false)
 	if err != nil {
 		return s, fmt.Errorf("reference build of %s: %w: %s", in.Name, err, lastLines(stderr.String(), 5))
 	}
@@ -125,7 +126,7 @@ func (r *runner) floor(ctx context.Context, in input) (sample, error) {
 	defer r.clean(d)
 	cmd := command(ctx, d, "bash", append([]string{filepath.Join(r.scripts, "floor.sh"), d}, blobs...)...)
 	cmd.Stderr = os.Stderr
-	s, err := measure(ctx, cmd, d)
+	s, err := measure(ctx, cmd, d, false)
 	if err != nil {
 		return s, fmt.Errorf("floor of %s: %w", in.Name, err)
 	}
@@ -154,7 +155,9 @@ func (r *runner) compare(ctx context.Context, in input, warm, runs int, withRef 
 		}
 		r.log("%s: core %s: %s", in.Name, tag, cs.brief())
 		var rs sample
-		if withRef {
+		// The warm-up round skips the reference: it reads the same
+		// blobs, which the core's warm-up has brought into the cache.
+		if withRef && round >= warm {
 			if rs, err = r.reference(ctx, in); err != nil {
 				return nil, err
 			}
@@ -185,22 +188,43 @@ type scalePoint struct {
 
 func (r *runner) scale(ctx context.Context, in input, size, files int64, runs int) (*scalePoint, error) {
 	p := &scalePoint{Size: size, Files: files}
-	for round := range 1 + runs {
+	if err := warmCache(in); err != nil {
+		return nil, err
+	}
+	for round := range runs {
 		s, err := r.core(ctx, in)
 		if err != nil {
 			return nil, err
 		}
-		r.log("scale %s: core %d/%d: %s", human(size), round, runs, s.brief())
-		if round > 0 {
-			p.Samples = append(p.Samples, s)
-		}
+		r.log("scale %s: core %d/%d: %s", human(size), round+1, runs, s.brief())
+		p.Samples = append(p.Samples, s)
 	}
 	return p, nil
 }
 
+// warmCache reads every layer blob once so that the page cache holds them.
+func warmCache(in input) error {
+	blobs, err := layerBlobs(in.Layout, in.Tag)
+	if err != nil {
+		return err
+	}
+	for _, b := range blobs {
+		f, err := os.Open(b)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
 func (s sample) brief() string {
-	return fmt.Sprintf("wall %.1fs cpu %.1fs rss %s scratch %s out %s/%s",
-		s.Wall.Seconds(), s.CPU().Seconds(), human(s.MaxRSS), human(s.Scratch), human(s.Apparent), human(s.Allocated))
+	return fmt.Sprintf("wall %.1fs cpu %.1fs rss %s scratch %s (own files %s) out %s/%s",
+		s.Wall.Seconds(), s.CPU().Seconds(), human(s.MaxRSS), human(s.Scratch), human(s.PeakFiles), human(s.Apparent), human(s.Allocated))
 }
 
 // refMissing names what the reference pipeline lacks here, or "".

@@ -40,19 +40,20 @@ func run(ctx context.Context, args []string) error {
 
 // config holds the suite's flags.
 type config struct {
-	runs, warm, scaleRuns, largeRuns, publishRuns, goCount int
-	synthMiB                                               int64
-	scale, concurrency                                     []int
-	sections                                               map[string]bool
-	cache, work, out, doc, scripts, goCmd, cpuprofile      string
-	useDefault                                             bool
+	runs, synthRuns, warm, scaleRuns, largeRuns, publishRuns, goCount int
+	synthMiB                                                          int64
+	scale, concurrency                                                []int
+	sections                                                          map[string]bool
+	cache, work, out, doc, scripts, goCmd, cpuprofile                 string
+	useDefault                                                        bool
 }
 
 func parseFlags(args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&c.runs, "runs", 5, "measured rounds per input (core, reference, floor)")
-	fs.IntVar(&c.warm, "warmup", 1, "warm-up rounds per input, discarded")
+	fs.IntVar(&c.synthRuns, "synth-runs", 5, "measured rounds for the synthetic input")
+	fs.IntVar(&c.warm, "warmup", 1, "warm-up rounds per input (core and floor), discarded")
 	fs.Int64Var(&c.synthMiB, "synth", 2048, "size in MiB of the synthetic input of the comparison (0: none)")
 	scale := fs.String("scale", "512,1024,2048,4096", "synthetic sizes in MiB for the scaling table")
 	fs.IntVar(&c.scaleRuns, "scale-runs", 3, "measured core runs per scaling size")
@@ -178,7 +179,11 @@ func suite(ctx context.Context, c *config, r *runner, res *results) error {
 					return err
 				}
 			}
-			cmp, err := r.compare(ctx, in, c.warm, c.runs, withRef)
+			runs := c.runs
+			if in.Layout != "" && strings.HasPrefix(in.Name, "synthetic") {
+				runs = c.synthRuns
+			}
+			cmp, err := r.compare(ctx, in, c.warm, runs, withRef)
 			if err != nil {
 				return err
 			}
@@ -221,7 +226,7 @@ func scaleAll(ctx context.Context, c *config, r *runner, res *results, ensure fu
 		runs := c.scaleRuns
 		if mib >= 4096 {
 			runs = c.largeRuns
-			res.Notes = append(res.Notes, fmt.Sprintf("The %s scaling point has %d measured run(s) (after one warm-up) to keep `make bench` short.", human(im.Size), runs))
+			res.Notes = append(res.Notes, fmt.Sprintf("The %s scaling point has %d measured run(s) to keep `make bench` short.", human(im.Size), runs))
 		}
 		p, err := r.scale(ctx, in, im.Size, im.Files, runs)
 		if err != nil {

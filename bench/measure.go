@@ -22,6 +22,9 @@ type sample struct {
 	Scratch   int64 // peak bytes taken from the work filesystem
 	Apparent  int64 // output file size
 	Allocated int64 // output file blocks in bytes
+	// PeakFiles is the peak allocated size of the files directly in the
+	// scratch directory (sampled for the core only: its temporary disk).
+	PeakFiles int64 `json:",omitempty"`
 	// Stages are the reference pipeline's steps, in order.
 	Stages []stageTime `json:",omitempty"`
 }
@@ -66,8 +69,9 @@ func command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
 
 // measure runs cmd (made by command) to completion, sampling the free
 // space of the filesystem holding dir every 50 ms.
-func measure(ctx context.Context, cmd *exec.Cmd, dir string) (sample, error) {
+func measure(ctx context.Context, cmd *exec.Cmd, dir string, watchFiles bool) (sample, error) {
 	var s sample
+	var peakFiles int64
 	free0, err := freeBytes(dir)
 	if err != nil {
 		return s, err
@@ -87,6 +91,9 @@ func measure(ctx context.Context, cmd *exec.Cmd, dir string) (sample, error) {
 			case <-t.C:
 				if f, err := freeBytes(dir); err == nil && f < minFree {
 					minFree = f
+				}
+				if watchFiles {
+					peakFiles = max(peakFiles, dirAllocated(dir))
 				}
 			}
 		}
@@ -108,6 +115,7 @@ func measure(ctx context.Context, cmd *exec.Cmd, dir string) (sample, error) {
 		s.MaxRSS = ru.Maxrss << 10
 	}
 	s.Scratch = max(free0-minFree, 0)
+	s.PeakFiles = peakFiles
 	if cmd.Path == timeCmd {
 		if err := readTime(filepath.Join(dir, ".time"), &s); err != nil {
 			return s, err
@@ -144,6 +152,24 @@ func freeBytes(dir string) (int64, error) {
 		return 0, fmt.Errorf("statfs %s: %w", dir, err)
 	}
 	return int64(st.Bavail) * st.Bsize, nil
+}
+
+// dirAllocated sums the allocated bytes of the files directly in dir.
+func dirAllocated(dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if _, a, err := fileSizes(filepath.Join(dir, e.Name())); err == nil {
+			n += a
+		}
+	}
+	return n
 }
 
 // fileSizes returns the apparent and allocated size of a file.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,7 +51,10 @@ func machine(work string) [][2]string {
 	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		l, _, _ := strings.Cut(string(b), "\n")
-		out = append(out, [2]string{"memory", strings.Join(strings.Fields(l)[1:], " ")})
+		if f := strings.Fields(l); len(f) >= 2 {
+			kib, _ := strconv.ParseInt(f[1], 10, 64)
+			out = append(out, [2]string{"memory", human(kib << 10)})
+		}
 	}
 	out = append(out, [2]string{"kernel", cmdOut("uname", "-sr")})
 	src := cmdOut("findmnt", "-no", "SOURCE,FSTYPE,OPTIONS", "-T", work)
@@ -102,12 +106,12 @@ func (r *results) markdown() string {
 func (r *results) compareMD(b *strings.Builder) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("\n### 1. Disk build: core against the reference pipeline\n\n")
-	p("Runs alternate core, reference, floor; %d warm-up round(s) discarded, then %d rounds. "+
+	p("Rounds alternate core, reference, floor; %d warm-up round(s) of core and floor discarded, then the rounds counted below. "+
 		"Figures are medians (min–max). CPU is user+sys of the whole process tree; peak RSS is the largest "+
 		"process of the tree (wait4 ru_maxrss); scratch is the peak space taken from the work filesystem "+
-		"(outputs included); the floor writes the layers' tar streams, not a disk.\n", r.Warm, r.Runs)
+		"(outputs included); the floor writes the layers' tar streams, not a disk.\n", r.Warm)
 	for _, c := range r.Compare {
-		p("\n#### %s (%s of compressed layers)\n\n", c.Input.Name, human(c.Input.BlobBytes))
+		p("\n#### %s (%s of compressed layers, %d rounds)\n\n", c.Input.Name, human(c.Input.BlobBytes), len(c.Core))
 		p("| | wall | user+sys CPU | peak RSS | peak scratch | output apparent | output allocated |\n|---|---|---|---|---|---|---|\n")
 		row := func(name string, ss []sample) {
 			if len(ss) == 0 {
@@ -138,7 +142,7 @@ func (r *results) scaleMD(b *strings.Builder) {
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("\n### 2. Scaling: the core over synthetic derivatives\n\n")
-	p("One warm-up run per size, then the runs shown.\n\n")
+	p("Layer blobs read once into the page cache before each size; the 2 GiB point reuses the comparison's core runs.\n\n")
 	p("| size | files | runs | wall | wall per GiB | user+sys CPU | peak RSS (max) | disk allocated |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Scale {
 		w := statOf(s.Samples, wallOf)
