@@ -138,14 +138,19 @@ func runSuite(ctx context.Context, args []string) error {
 	res := &results{Command: cmdline, Start: time.Now(), LoadStart: loadavg(), Machine: machine(c.work), Warm: c.warm, Runs: c.runs, GoCount: c.goCount}
 	r := &runner{bin: bin, scripts: c.scripts, work: c.work, log: logf}
 	logf("load average %s", res.LoadStart)
-	if err := suite(ctx, c, r, res); err != nil {
+	// save writes what has been measured so far after every section, so
+	// an interrupted run still leaves its results.
+	save := func(final bool) error {
+		res.End, res.LoadEnd, res.Final = time.Now(), loadavg(), final
+		return writeResults(c, res, final)
+	}
+	if err := suite(ctx, c, r, res, save); err != nil {
 		return err
 	}
-	res.End, res.LoadEnd = time.Now(), loadavg()
-	return writeResults(c, res)
+	return save(true)
 }
 
-func suite(ctx context.Context, c *config, r *runner, res *results) error {
+func suite(ctx context.Context, c *config, r *runner, res *results, save func(bool) error) error {
 	var inputs []input
 	if c.useDefault {
 		in, err := defaultInput(ctx)
@@ -188,10 +193,16 @@ func suite(ctx context.Context, c *config, r *runner, res *results) error {
 				return err
 			}
 			res.Compare = append(res.Compare, cmp)
+			if err := save(false); err != nil {
+				return err
+			}
 		}
 	}
 	if c.sections["scale"] {
 		if err := scaleAll(ctx, c, r, res, ensure); err != nil {
+			return err
+		}
+		if err := save(false); err != nil {
 			return err
 		}
 	}
@@ -201,6 +212,9 @@ func suite(ctx context.Context, c *config, r *runner, res *results) error {
 			return err
 		}
 		res.Publish = pr
+		if err := save(false); err != nil {
+			return err
+		}
 	}
 	if c.sections["go"] {
 		logf("go benchmarks (-count %d)", c.goCount)
@@ -281,11 +295,13 @@ func blobBytes(dir, tag string) int64 {
 	return n
 }
 
-// writeResults prints the markdown, writes it and the samples, and
-// updates the doc's results section.
-func writeResults(c *config, res *results) error {
+// writeResults writes the markdown and the samples and updates the doc's
+// results section; the final call also prints the markdown.
+func writeResults(c *config, res *results, final bool) error {
 	md := res.markdown()
-	fmt.Print(md)
+	if final {
+		fmt.Print(md)
+	}
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ type results struct {
 	Go                 []benchLine
 	GoCount            int
 	Notes              []string
+	Final              bool // false while sections are still to run
 }
 
 func loadavg() string {
@@ -88,6 +89,9 @@ func (r *results) markdown() string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("Measured %s → %s UTC with\n\n    %s\n\n", r.Start.UTC().Format("2006-01-02 15:04"), r.End.UTC().Format("15:04"), r.Command)
 	p("Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n", r.LoadStart, r.LoadEnd)
+	if !r.Final {
+		p("**Partial results: the run had not finished every section when this was written.**\n\n")
+	}
 	p("| machine | |\n|---|---|\n")
 	for _, kv := range r.Machine {
 		p("| %s | %s |\n", kv[0], strings.ReplaceAll(kv[1], "|", "/"))
