@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,7 @@ type config struct {
 	runs, synthRuns, warm, scaleRuns, largeRuns, publishRuns, goCount int
 	synthMiB                                                          int64
 	scale, concurrency                                                []int
-	sections                                                          map[string]bool
+	sections                                                          []string
 	cache, work, out, doc, scripts, goCmd, cpuprofile                 string
 	useDefault                                                        bool
 }
@@ -61,7 +62,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.publishRuns, "publish-runs", 2, "AMI publications per concurrency (the best is kept)")
 	conc := fs.String("concurrency", "1,8,32,64", "AMI upload concurrencies")
 	fs.IntVar(&c.goCount, "gocount", 5, "go test -count for the hot-path benchmarks")
-	sections := fs.String("sections", "disk,scale,publish,go", "sections to run")
+	sections := fs.String("sections", "publish,go,disk,scale", "sections to run, in this order")
 	fs.BoolVar(&c.useDefault, "default", true, "include the default test derivative (acctest/derivative v2-A)")
 	fs.StringVar(&c.cache, "cache", ".cache/bench", "cache of synthetic images")
 	fs.StringVar(&c.work, "work", ".cache/bench/work", "scratch directory (on the disk being measured)")
@@ -88,9 +89,10 @@ func parseFlags(args []string) (*config, error) {
 	if c.concurrency, err = ints(*conc); err != nil {
 		return nil, fmt.Errorf("-concurrency: %w", err)
 	}
-	c.sections = map[string]bool{}
 	for s := range strings.SplitSeq(*sections, ",") {
-		c.sections[strings.TrimSpace(s)] = true
+		if s = strings.TrimSpace(s); s != "" {
+			c.sections = append(c.sections, s)
+		}
 	}
 	return c, nil
 }
@@ -159,70 +161,75 @@ func suite(ctx context.Context, c *config, r *runner, res *results, save func(bo
 		}
 		inputs = append(inputs, in)
 	}
-	synthByMiB := map[int64]*synth.Image{}
 	ensure := func(mib int64) (*synth.Image, input, error) {
 		logf("synthetic %d MiB: generating or reusing", mib)
 		im, err := synth.Ensure(c.cache, mib<<20)
 		if err != nil {
 			return nil, input{}, err
 		}
-		synthByMiB[mib] = im
 		return im, input{Name: fmt.Sprintf("synthetic %s", human(mib<<20)), Layout: im.Dir, Tag: synth.Tag, BlobBytes: blobBytes(im.Dir, synth.Tag)}, nil
 	}
-	if c.synthMiB > 0 && c.sections["disk"] {
+	if c.synthMiB > 0 && slices.Contains(c.sections, "disk") {
 		_, in, err := ensure(c.synthMiB)
 		if err != nil {
 			return err
 		}
 		inputs = append(inputs, in)
 	}
-	if c.sections["disk"] {
-		withRef := refMissing() == ""
-		for _, in := range inputs {
-			if c.cpuprofile != "" {
-				if err := profile(ctx, r, in, c.cpuprofile); err != nil {
-					return err
-				}
+	sections := map[string]func() error{
+		"disk":  func() error { return diskSection(ctx, c, r, res, inputs, save) },
+		"scale": func() error { return scaleAll(ctx, c, r, res, ensure) },
+		"publish": func() error {
+			if len(inputs) == 0 {
+				return nil
 			}
-			runs := c.runs
-			if in.Layout != "" && strings.HasPrefix(in.Name, "synthetic") {
-				runs = c.synthRuns
-			}
-			cmp, err := r.compare(ctx, in, c.warm, runs, withRef)
-			if err != nil {
-				return err
-			}
-			res.Compare = append(res.Compare, cmp)
-			if err := save(false); err != nil {
-				return err
-			}
-		}
+			pr, err := r.publishBench(ctx, inputs[0], c.concurrency, c.publishRuns)
+			res.Publish = pr
+			return err
+		},
+		"go": func() error {
+			logf("go benchmarks (-count %d)", c.goCount)
+			raw, lines, err := runGoBench(ctx, c.goCmd, c.goCount)
+			res.GoRaw, res.Go = raw, lines
+			return err
+		},
 	}
-	if c.sections["scale"] {
-		if err := scaleAll(ctx, c, r, res, ensure); err != nil {
+	for _, name := range c.sections {
+		run, ok := sections[name]
+		if !ok {
+			return fmt.Errorf("-sections: unknown section %q (want disk, scale, publish, go)", name)
+		}
+		if err := run(); err != nil {
 			return err
 		}
 		if err := save(false); err != nil {
 			return err
 		}
 	}
-	if c.sections["publish"] && len(inputs) > 0 {
-		pr, err := r.publishBench(ctx, inputs[0], c.concurrency, c.publishRuns)
+	return nil
+}
+
+// diskSection compares core, reference and floor on every input.
+func diskSection(ctx context.Context, c *config, r *runner, res *results, inputs []input, save func(bool) error) error {
+	withRef := refMissing() == ""
+	for _, in := range inputs {
+		if c.cpuprofile != "" {
+			if err := profile(ctx, r, in, c.cpuprofile); err != nil {
+				return err
+			}
+		}
+		runs := c.runs
+		if strings.HasPrefix(in.Name, "synthetic") {
+			runs = c.synthRuns
+		}
+		cmp, err := r.compare(ctx, in, c.warm, runs, withRef)
 		if err != nil {
 			return err
 		}
-		res.Publish = pr
+		res.Compare = append(res.Compare, cmp)
 		if err := save(false); err != nil {
 			return err
 		}
-	}
-	if c.sections["go"] {
-		logf("go benchmarks (-count %d)", c.goCount)
-		raw, lines, err := runGoBench(ctx, c.goCmd, c.goCount)
-		if err != nil {
-			return err
-		}
-		res.GoRaw, res.Go = raw, lines
 	}
 	return nil
 }
