@@ -277,7 +277,10 @@ func TestV1Disk(t *testing.T) {
 		t.Errorf("v1 state.yaml:\n%s", st)
 	}
 	rec := cut(t, raw, partOf(t, res.Partitions, layout.Recovery).Offset, partOf(t, res.Partitions, layout.Recovery).Size)
-	run(t, "unsquashfs", "-s", debugfsDump(t, rec, "/cOS/recovery.img"))
+	// v1's GRUB loop-mounts recovery.img: the toolkit's v1 default is xz.
+	if out := run(t, "unsquashfs", "-s", debugfsDump(t, rec, "/cOS/recovery.img")); !strings.Contains(out, "Compression xz") {
+		t.Errorf("v1 recovery.img is not xz squashfs:\n%s", out)
+	}
 	esp := cut(t, raw, partOf(t, res.Partitions, layout.EFI).Offset, partOf(t, res.Partitions, layout.EFI).Size)
 	listing := run(t, "mdir", "-/", "-b", "-i", esp, "::")
 	for _, p := range []string{"::/EFI/boot/bootx64.efi", "::/EFI/boot/grub.efi", "::/EFI/boot/MokManager.efi", "::/EFI/elemental/shim.efi", "::/EFI/elemental/grub.cfg"} {

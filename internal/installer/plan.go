@@ -48,6 +48,9 @@ func newBuild(spec Spec, insp *Inspection, o *options) (*build, error) {
 		return nil, err
 	}
 	b.oemEnv = env
+	if r.Generation == inspect.V1 && spec.RecoveryFS == "squashfs" && b.compression() == "gzip" {
+		r.Warnings = append(r.Warnings, "v1 GRUB loop-mounts recovery.img, and GRUB 2.06 cannot inflate some gzip blocks Go's deflate writes: prefer xz (the v1 default) or ext2 for the recovery image")
+	}
 
 	// System images are read-only: give them the inodes the tree needs
 	// plus a margin, not mke2fs's one-per-16-KiB ratio, which inflates
@@ -118,8 +121,19 @@ func (b *build) partOptions(label string) ext4.Options {
 
 func (b *build) squashOptions() squashfs.Options {
 	c := squashfs.Gzip
-	if b.spec.SquashfsCompression == "xz" {
+	if b.compression() == "xz" {
 		c = squashfs.XZ
 	}
 	return squashfs.Options{Compression: c, Time: b.time}
+}
+
+// compression resolves the squashfs compression for the detected generation.
+func (b *build) compression() string {
+	if c := b.spec.SquashfsCompression; c != "" {
+		return c
+	}
+	if b.insp.Report.Generation == inspect.V1 {
+		return "xz"
+	}
+	return "gzip"
 }

@@ -52,7 +52,11 @@ type Spec struct {
 	Sizes    Sizes
 	// RecoveryFS is "squashfs" (default) or "ext2".
 	RecoveryFS string
-	// SquashfsCompression is "gzip" (default) or "xz"; GRUB reads both.
+	// SquashfsCompression is "gzip" or "xz". Empty picks the toolkit's own
+	// default per generation: gzip for v2 (GRUB boots the kernel beside
+	// recovery.img) and xz for v1, whose GRUB loop-mounts recovery.img and
+	// whose 2.06 gzio refuses the incomplete Huffman codes Go's deflate
+	// writes for some blocks.
 	SquashfsCompression string
 
 	CloudConfigs []CloudConfig
@@ -84,9 +88,6 @@ func (s *Spec) setDefaults() {
 	}
 	if s.RecoveryFS == "" {
 		s.RecoveryFS = "squashfs"
-	}
-	if s.SquashfsCompression == "" {
-		s.SquashfsCompression = "gzip"
 	}
 	if s.GrubEntryName == "" {
 		s.GrubEntryName = "Elemental"
@@ -125,7 +126,7 @@ func (s Spec) Validate() error {
 	if s.RecoveryFS != "squashfs" && s.RecoveryFS != "ext2" {
 		add("recovery filesystem %q: want squashfs or ext2", s.RecoveryFS)
 	}
-	if s.SquashfsCompression != "gzip" && s.SquashfsCompression != "xz" {
+	if s.SquashfsCompression != "" && s.SquashfsCompression != "gzip" && s.SquashfsCompression != "xz" {
 		add("squashfs compression %q: want gzip or xz (GRUB cannot read others)", s.SquashfsCompression)
 	}
 	for name, v := range map[string]int64{"disk size": s.DiskSize, "efi size": s.Sizes.EFI, "oem size": s.Sizes.OEM,
