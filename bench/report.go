@@ -149,6 +149,9 @@ func (r *results) scaleMD(b *strings.Builder) {
 	p("Layer blobs read once into the page cache before each size; the 2 GiB point reuses the comparison's core runs.\n\n")
 	p("| size | files | runs | wall | wall per GiB | user+sys CPU | peak RSS (max) | disk allocated |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Scale {
+		if len(s.Samples) == 0 {
+			continue
+		}
 		w := statOf(s.Samples, wallOf)
 		last := s.Samples[len(s.Samples)-1]
 		p("| %s | %d | %d | %s | %.1f s | %s | %s | %s |\n", human(s.Size), s.Files, len(s.Samples), secs(w),

@@ -23,6 +23,9 @@ func (r *results) targets() []target {
 	var ts []target
 	var coreRSS float64
 	for _, c := range r.Compare {
+		if len(c.Core) == 0 {
+			continue
+		}
 		cw := statOf(c.Core, wallOf).Med
 		if len(c.Ref) > 0 {
 			rw := statOf(c.Ref, wallOf).Med
@@ -45,7 +48,7 @@ func (r *results) targets() []target {
 	if coreRSS > 0 {
 		ts = append(ts, target{Name: "core peak RSS ≤ 256 MiB", Measured: human(int64(coreRSS)), Met: coreRSS <= 256<<20})
 	}
-	if n := len(r.Scale); n > 1 {
+	if n := len(r.Scale); n > 1 && len(r.Scale[0].Samples) > 0 && len(r.Scale[n-1].Samples) > 0 {
 		lo, hi := statOf(r.Scale[0].Samples, rssOf).Max, statOf(r.Scale[n-1].Samples, rssOf).Max
 		ts = append(ts, target{Name: "peak RSS flat in image size (≤ 1.25× from smallest to largest)",
 			Measured: fmt.Sprintf("%s at %s, %s at %s = %.2f×", human(int64(lo)), human(r.Scale[0].Size),
