@@ -53,11 +53,11 @@ func parseFlags(args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&c.runs, "runs", 5, "measured rounds per input (core, reference, floor)")
-	fs.IntVar(&c.synthRuns, "synth-runs", 5, "measured rounds for the synthetic input")
+	fs.IntVar(&c.synthRuns, "synth-runs", 3, "measured rounds for the synthetic input (its reference build takes minutes)")
 	fs.IntVar(&c.warm, "warmup", 1, "warm-up rounds per input (core and floor), discarded")
 	fs.Int64Var(&c.synthMiB, "synth", 2048, "size in MiB of the synthetic input of the comparison (0: none)")
 	scale := fs.String("scale", "512,1024,2048,4096", "synthetic sizes in MiB for the scaling table")
-	fs.IntVar(&c.scaleRuns, "scale-runs", 3, "measured core runs per scaling size")
+	fs.IntVar(&c.scaleRuns, "scale-runs", 2, "measured core runs per scaling size")
 	fs.IntVar(&c.largeRuns, "large-runs", 1, "measured core runs for scaling sizes of 4 GiB and more")
 	fs.IntVar(&c.publishRuns, "publish-runs", 2, "AMI publications per concurrency (the best is kept)")
 	conc := fs.String("concurrency", "1,8,32,64", "AMI upload concurrencies")
