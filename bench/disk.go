@@ -138,9 +138,10 @@ func (r *runner) floor(ctx context.Context, in input) (sample, error) {
 	return s, nil
 }
 
-// compare runs core, reference and floor in turn, warm rounds discarded.
-func (r *runner) compare(ctx context.Context, in input, warm, runs int, withRef bool) (*comparison, error) {
-	c := &comparison{Input: in}
+// compare runs core, reference and floor in turn into c, warm rounds
+// discarded, calling saved after every measured round.
+func (r *runner) compare(ctx context.Context, c *comparison, warm, runs int, withRef bool, saved func() error) error {
+	in := c.Input
 	if !withRef {
 		c.RefSkipped = refMissing()
 	}
@@ -151,7 +152,7 @@ func (r *runner) compare(ctx context.Context, in input, warm, runs int, withRef 
 		}
 		cs, err := r.core(ctx, in)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.log("%s: core %s: %s", in.Name, tag, cs.brief())
 		var rs sample
@@ -159,13 +160,13 @@ func (r *runner) compare(ctx context.Context, in input, warm, runs int, withRef 
 		// blobs, which the core's warm-up has brought into the cache.
 		if withRef && round >= warm {
 			if rs, err = r.reference(ctx, in); err != nil {
-				return nil, err
+				return err
 			}
 			r.log("%s: reference %s: %s", in.Name, tag, rs.brief())
 		}
 		fs, err := r.floor(ctx, in)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.log("%s: floor %s: %s", in.Name, tag, fs.brief())
 		if round < warm {
@@ -175,8 +176,11 @@ func (r *runner) compare(ctx context.Context, in input, warm, runs int, withRef 
 		if withRef {
 			c.Ref = append(c.Ref, rs)
 		}
+		if err := saved(); err != nil {
+			return err
+		}
 	}
-	return c, nil
+	return nil
 }
 
 // scalePoint is the core at one synthetic size.

@@ -222,12 +222,9 @@ func diskSection(ctx context.Context, c *config, r *runner, res *results, inputs
 		if strings.HasPrefix(in.Name, "synthetic") {
 			runs = c.synthRuns
 		}
-		cmp, err := r.compare(ctx, in, c.warm, runs, withRef)
-		if err != nil {
-			return err
-		}
+		cmp := &comparison{Input: in}
 		res.Compare = append(res.Compare, cmp)
-		if err := save(false); err != nil {
+		if err := r.compare(ctx, cmp, c.warm, runs, withRef, func() error { return save(false) }); err != nil {
 			return err
 		}
 	}
