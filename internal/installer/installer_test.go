@@ -412,3 +412,31 @@ func TestExistingOutputIsKept(t *testing.T) {
 		t.Errorf("output directory holds %v", ents)
 	}
 }
+
+func TestOutputDirCreatedAndRemovedOnFailure(t *testing.T) {
+	base := t.TempDir()
+	src := derivative(t, 2)
+	out := filepath.Join(base, "a", "b")
+	if _, err := installer.Run(context.Background(), installer.Spec{Source: src, OutputDir: out, SourceDateEpoch: 1}); err != nil {
+		t.Fatalf("Run into a missing directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "elemental.raw")); err != nil {
+		t.Fatalf("no disk in the created directory: %v", err)
+	}
+	// A build cancelled while writing takes the directories it made away.
+	failed := filepath.Join(base, "c", "d")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := installer.Run(ctx, installer.Spec{Source: src, OutputDir: failed},
+		installer.WithProgress(func(e installer.Event) {
+			if e.Phase == installer.PhaseWrite {
+				cancel()
+			}
+		}))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "c")); !os.IsNotExist(err) {
+		t.Errorf("directories created for a failed build are left: %v", err)
+	}
+}

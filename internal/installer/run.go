@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/elemental-suite/elemental/internal/diskformat"
@@ -121,11 +122,13 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.write(ctx, src); err != nil {
+	made, err := makeOutputDir(spec.OutputDir)
+	if err != nil {
 		return nil, err
 	}
-	outs, err := b.emit(ctx)
+	outs, err := b.writeAndEmit(ctx, src)
 	if err != nil {
+		removeMadeDirs(spec.OutputDir, made)
 		return nil, err
 	}
 	o.progress(Event{Phase: PhaseDone, Message: "disk ready", Elapsed: time.Since(start)})
@@ -147,4 +150,56 @@ func cacheDir(spec Spec) (string, func(), error) {
 		return "", nil, fmt.Errorf("creating layer cache: %w", err)
 	}
 	return d, func() { os.RemoveAll(d) }, nil
+}
+
+func (b *build) writeAndEmit(ctx context.Context, src *oci.Source) ([]Output, error) {
+	if err := b.write(ctx, src); err != nil {
+		return nil, err
+	}
+	return b.emit(ctx)
+}
+
+// makeOutputDir creates the output directory when it is missing, as
+// `mkdir -p` would, and returns the topmost directory it created ("" when
+// it already existed) so a failed build can take it away again.
+func makeOutputDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	top := ""
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		top = d
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if top == "" {
+		return "", nil
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("creating output directory %s: %w", dir, err)
+	}
+	return top, nil
+}
+
+// removeMadeDirs removes the directories makeOutputDir created, deepest
+// first; os.Remove leaves any directory that is not empty.
+func removeMadeDirs(dir, top string) {
+	if top == "" {
+		return
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		os.Remove(d)
+		if d == top || filepath.Dir(d) == d {
+			return
+		}
+	}
 }
