@@ -260,6 +260,10 @@ if [ -n "$pstate" ]; then
 	done
 fi
 
+# The root image is read-only: /tmp needs a tmpfs of its own (the toolkit's
+# reset and upgrade write temporary files there, in recovery too).
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /sysroot/tmp || warn "tmpfs at /tmp"
+
 # --- hand over -----------------------------------------------------------
 if grep -q " /oem " /proc/mounts; then
 	mount --move /oem /sysroot/oem || warn "moving /oem (is /oem missing in the image?)"
