@@ -83,18 +83,18 @@ func newBuild(spec Spec, insp *Inspection, o *options) (*build, error) {
 		},
 		DiskSize: spec.DiskSize,
 	}
-	// An upgrade unpacks the new tree on state and then makes its image
-	// there (tree size + the toolkit's 256 MiB image overhead) before the
-	// old one goes, so auto sizes leave room for twice the system plus that
-	// overhead: v2 keeps one passive snapshot beside the active one, v1
-	// keeps active and passive and builds transition.img beside them.
-	upgradeRoom := 2*b.sysImg + toolkitImgOverhead + headroom
+	// An upgrade unpacks the new tree on state and makes its image there
+	// (tree size + the toolkit's 256 MiB image overhead) while the older
+	// images stay. v2 keeps max-snaps 2, so at the peak of any later
+	// upgrade state holds two upgraded snapshots, the new one and the tree;
+	// v1 holds active, passive, transition.img and the tree.
+	upgraded := b.sysImg + toolkitImgOverhead
 	if r.Generation == inspect.V2 {
 		req.Need[layout.State] = need(1, b.sysImg)
-		req.Headroom[layout.State] = b.sysImg + upgradeRoom
+		req.Headroom[layout.State] = 3*upgraded + headroom
 	} else {
 		req.Need[layout.State] = need(2, 2*b.sysImg)
-		req.Headroom[layout.State] = upgradeRoom
+		req.Headroom[layout.State] = 2*toolkitImgOverhead + b.sysImg + upgraded + headroom
 	}
 	req.Need[layout.Recovery] = need(4, b.recImg+kernelBytes)
 	req.Headroom[layout.Recovery] = b.recImg + kernelBytes + headroom
