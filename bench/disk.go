@@ -145,6 +145,11 @@ func (r *runner) compare(ctx context.Context, c *comparison, warm, runs int, wit
 	if !withRef {
 		c.RefSkipped = refMissing()
 	}
+	if warm == 0 {
+		if err := warmCache(in); err != nil {
+			return err
+		}
+	}
 	for round := range warm + runs {
 		tag := fmt.Sprintf("%d/%d", round+1-warm, runs)
 		if round < warm {

@@ -178,7 +178,7 @@ func suite(ctx context.Context, c *config, r *runner, res *results, save func(bo
 	}
 	sections := map[string]func() error{
 		"disk":  func() error { return diskSection(ctx, c, r, res, inputs, save) },
-		"scale": func() error { return scaleAll(ctx, c, r, res, ensure) },
+		"scale": func() error { return scaleAll(ctx, c, r, res, ensure, save) },
 		"publish": func() error {
 			if len(inputs) == 0 {
 				return nil
@@ -231,7 +231,7 @@ func diskSection(ctx context.Context, c *config, r *runner, res *results, inputs
 	return nil
 }
 
-func scaleAll(ctx context.Context, c *config, r *runner, res *results, ensure func(int64) (*synth.Image, input, error)) error {
+func scaleAll(ctx context.Context, c *config, r *runner, res *results, ensure func(int64) (*synth.Image, input, error), save func(bool) error) error {
 	for _, mib := range c.scale {
 		im, in, err := ensure(int64(mib))
 		if err != nil {
@@ -251,6 +251,9 @@ func scaleAll(ctx context.Context, c *config, r *runner, res *results, ensure fu
 			return err
 		}
 		res.Scale = append(res.Scale, p)
+		if err := save(false); err != nil {
+			return err
+		}
 	}
 	return nil
 }
