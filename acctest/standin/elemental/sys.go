@@ -208,9 +208,15 @@ func unmountAll(ctx context.Context, dev string) error {
 }
 
 // loopMountRO loop-mounts an image file read-only at a new temporary
-// directory; the returned func unmounts and removes it.
+// directory; the returned func unmounts and removes it. The directory is
+// under $TMPDIR, else /run: /tmp of the test images lies on the read-only
+// root (recovery has no /tmp overlay), /run is always a tmpfs.
 func loopMountRO(ctx context.Context, img string) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "elemental-src-")
+	base := os.Getenv("TMPDIR")
+	if base == "" {
+		base = "/run"
+	}
+	dir, err := os.MkdirTemp(base, "elemental-src-")
 	if err != nil {
 		return "", nil, err
 	}
