@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -155,7 +156,7 @@ func runSuite(ctx context.Context, args []string) error {
 func suite(ctx context.Context, c *config, r *runner, res *results, save func(bool) error) error {
 	var inputs []input
 	if c.useDefault {
-		in, err := defaultInput(ctx)
+		in, err := defaultInput(ctx, c.cache)
 		if err != nil {
 			return err
 		}
@@ -279,13 +280,22 @@ func profile(ctx context.Context, r *runner, in input, dir string) error {
 }
 
 // defaultInput builds (or finds cached) the default test derivative.
-func defaultInput(ctx context.Context) (input, error) {
+// The layout is hardlinked into the bench cache: tests running beside the
+// benchmark may rebuild the derivative cache and remove the original.
+func defaultInput(ctx context.Context, cache string) (input, error) {
 	logf("default test derivative: building or reusing (cold build needs root and mmdebstrap)")
 	b, err := derivative.Build(ctx, derivative.Variant{Generation: 2, Version: "A"}, derivative.Options{})
 	if err != nil {
 		return input{}, fmt.Errorf("building the default test derivative: %w", err)
 	}
-	return input{Name: "default test derivative " + b.Tag, Layout: b.LayoutDir, Tag: b.Tag, BlobBytes: blobBytes(b.LayoutDir, b.Tag)}, nil
+	dir := filepath.Join(cache, "derivative-"+b.Tag+"-"+strings.TrimPrefix(b.Digest, "sha256:")[:16])
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		os.RemoveAll(dir)
+		if out, err := exec.CommandContext(ctx, "cp", "-al", b.LayoutDir, dir).CombinedOutput(); err != nil {
+			return input{}, fmt.Errorf("linking %s to %s: %w: %s", b.LayoutDir, dir, err, out)
+		}
+	}
+	return input{Name: "default test derivative " + b.Tag, Layout: dir, Tag: b.Tag, BlobBytes: blobBytes(dir, b.Tag)}, nil
 }
 
 func blobBytes(dir, tag string) int64 {
