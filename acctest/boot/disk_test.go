@@ -139,3 +139,14 @@ func buildVariant(ctx context.Context, gen int, version string) (*derivative.Bui
 	}
 	return b, nil
 }
+
+// needGeneration keeps the v1 chains out of the default run: under TCG on
+// two cores they add about 25 minutes to make test, and the v1 system chain
+// hung once in GRUB on its recovery-to-active boot (not yet explained).
+// Set ELEMENTAL_BOOT_V1=1 to run them (make test-boot-v1).
+func needGeneration(t *testing.T, gen int) {
+	t.Helper()
+	if gen == 1 && os.Getenv("ELEMENTAL_BOOT_V1") != "1" {
+		t.Skip("v1 boot chains run only with ELEMENTAL_BOOT_V1=1 (make test-boot-v1): they add ~25 min under TCG")
+	}
+}

@@ -21,6 +21,7 @@ func TestUpgrade(t *testing.T) {
 	t.Parallel()
 	for _, gen := range []int{2, 1} {
 		t.Run(fmt.Sprintf("v%d", gen), func(t *testing.T) {
+			needGeneration(t, gen)
 			t.Parallel()
 			start := time.Now()
 			d := diskFor(t, gen)
