@@ -199,7 +199,7 @@ func TestRunBuildsDisk(t *testing.T) {
 	src := derivative(t)
 	out := filepath.Join(t.TempDir(), "out")
 	var b elemental.Builder
-	if _, _, err := b.Prepare(raw("source_image", src, "output_directory", out, "formats", []string{"raw", "qcow2"}, "disk_size", "1G")); err != nil {
+	if _, _, err := b.Prepare(raw("source_image", src, "output_directory", out, "formats", []string{"raw", "qcow2"}, "disk_size", "2G")); err != nil {
 		t.Fatal(err)
 	}
 	ui := packersdk.TestUi(t)
@@ -212,8 +212,8 @@ func TestRunBuildsDisk(t *testing.T) {
 		t.Errorf("Files (-want +got):\n%s", diff)
 	}
 	fi, err := os.Stat(wantFiles[0])
-	if err != nil || fi.Size() != 1<<30 {
-		t.Errorf("raw disk: %v, size %d, want 1 GiB", err, sizeOf(fi))
+	if err != nil || fi.Size() != 2<<30 {
+		t.Errorf("raw disk: %v, size %d, want 2 GiB", err, sizeOf(fi))
 	}
 	if !strings.HasPrefix(art.Id(), "sha256:") {
 		t.Errorf("Id = %q, want the source digest", art.Id())
@@ -250,7 +250,7 @@ func TestRunRefusesExistingOutputWithoutForce(t *testing.T) {
 	}
 	for _, force := range []bool{false, true} {
 		var b elemental.Builder
-		if _, _, err := b.Prepare(raw("source_image", src, "output_directory", out, "packer_force", force, "disk_size", "1G")); err != nil {
+		if _, _, err := b.Prepare(raw("source_image", src, "output_directory", out, "packer_force", force, "disk_size", "2G")); err != nil {
 			t.Fatal(err)
 		}
 		_, err := b.Run(context.Background(), packersdk.TestUi(t), &packersdk.MockHook{})
@@ -262,7 +262,7 @@ func TestRunRefusesExistingOutputWithoutForce(t *testing.T) {
 			t.Errorf("without -force the old file changed (size %d)", sizeOf(fi))
 		case force && err != nil:
 			t.Errorf("with -force: %v", err)
-		case force && sizeOf(fi) != 1<<30:
+		case force && sizeOf(fi) != 2<<30:
 			t.Errorf("with -force the old file was not replaced (size %d)", sizeOf(fi))
 		}
 	}
