@@ -2,6 +2,7 @@ package badinput_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/elemental-suite/elemental/internal/imagetest"
 	"github.com/elemental-suite/elemental/internal/installer"
+	"github.com/elemental-suite/elemental/internal/oci"
 )
 
 // statusHandler answers every request but the version check with code.
@@ -102,6 +104,7 @@ func TestRegistryFaults(t *testing.T) {
 		host  func(t *testing.T) string
 		creds bool
 		want  []string
+		is    error
 	}{
 		{name: "unreachable", host: closedPort, want: []string{"fetching manifest", "connection refused"}},
 		{name: "401 unauthorized", host: func(t *testing.T) string { return imagetest.Serve(t, statusHandler(401)) }, creds: true,
@@ -116,9 +119,9 @@ func TestRegistryFaults(t *testing.T) {
 			host := imagetest.Serve(t, alteringHandler(imagetest.RegistryHandler(), layerDigests(t, img)))
 			imagetest.Push(t, host+"/elemental/os:v1", img)
 			return host
-			// go-containerregistry's own verifier fires first; its error is
-			// not oci.ErrDigestMismatch but names both digests.
-		}, want: []string{"error verifying sha256 checksum", `want "sha256:`}},
+			// go-containerregistry's own verifier fires first; the core maps
+			// its error to oci.ErrDigestMismatch and keeps both digests.
+		}, want: []string{"error verifying sha256 checksum", `want "sha256:`, "digest mismatch"}, is: oci.ErrDigestMismatch},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -127,6 +130,9 @@ func TestRegistryFaults(t *testing.T) {
 				spec.Username, spec.Password = "user", "wrong-secret-8c1f"
 			}
 			err := runFailing(t, spec, c.want)
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("error %v is not %v", err, c.is)
+			}
 			if c.creds && bytes.Contains([]byte(err.Error()), []byte(spec.Password)) {
 				t.Errorf("error reveals the password: %v", err)
 			}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
@@ -257,13 +258,26 @@ func (v *verifier) Read(p []byte) (int, error) {
 		v.err = fmt.Errorf("blob is longer than %d bytes: %w", v.size, ErrDigestMismatch)
 		return n, v.err
 	}
-	if errors.Is(err, io.EOF) {
+	switch {
+	case errors.Is(err, io.EOF):
 		err = v.check()
+	case err != nil && isRemoteVerifyError(err):
+		err = fmt.Errorf("blob %s: %w: %w", v.want, err, ErrDigestMismatch)
 	}
 	if err != nil {
 		v.err = err
 	}
 	return n, err
+}
+
+// isRemoteVerifyError reports whether err is go-containerregistry's own
+// size or digest check failing on a registry blob. Its remote layers verify
+// while they are read and report a mismatch before this verifier sees EOF,
+// with an error type that lives in an internal package, so only its message
+// ("error verifying sha256 checksum …", "error verifying size …") tells.
+// Mapping it keeps ErrDigestMismatch the one error callers test for.
+func isRemoteVerifyError(err error) bool {
+	return strings.HasPrefix(err.Error(), "error verifying ")
 }
 
 func (v *verifier) check() error {
