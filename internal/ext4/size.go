@@ -15,6 +15,10 @@ func MinSize(s rootfs.Stats, opts Options) int64 {
 	need := blocksNeeded(s, o)
 	inodes := s.Entries - s.Hardlinks + firstIno + 16
 	size := (need + need/16 + 256) * bs
+	if o.Journal {
+		// Below 2048 blocks the layout has no room for a journal at all.
+		size = max(size, 2048*bs)
+	}
 	for range 200 {
 		l, err := newLayout(size, o)
 		if err == nil && l.blocks*bs == size {
