@@ -73,6 +73,9 @@ func open(ctx context.Context, spec Spec, cache string, o *options) (*oci.Source
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", spec.Source, err)
 	}
+	if err := verifySource(ctx, spec, src, o); err != nil {
+		return nil, err
+	}
 	return src, nil
 }
 

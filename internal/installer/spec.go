@@ -1,14 +1,18 @@
 package installer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"gopkg.in/yaml.v3"
 
+	"github.com/elemental-suite/elemental/internal/cosign"
 	"github.com/elemental-suite/elemental/internal/diskformat"
 	"github.com/elemental-suite/elemental/internal/inspect"
+	"github.com/elemental-suite/elemental/internal/oci"
 )
 
 // Sizes overrides partition sizes in bytes; zero means automatic.
@@ -22,6 +26,15 @@ type CloudConfig struct {
 	// Origin names the file or field it came from, for error messages.
 	Origin string
 	Data   []byte
+}
+
+// Verification asks that the source carry a cosign signature made with
+// PublicKey before anything but its manifest is read (see package cosign).
+type Verification struct {
+	// PublicKey is the PEM public key, as cosign.pub holds it.
+	PublicKey []byte
+	// KeyOrigin names the key in errors: its file name or field.
+	KeyOrigin string
 }
 
 // Spec says what to build.
@@ -38,6 +51,9 @@ type Spec struct {
 	Insecure bool
 	// Generation forces the toolkit generation; GenerationUnknown detects it.
 	Generation inspect.Generation
+	// Verify, when set, refuses a source without a valid cosign signature
+	// by the key, found beside it in its registry repository or layout.
+	Verify *Verification
 
 	// OutputDir receives the disk files, named Name + the format's extension.
 	OutputDir string
@@ -135,6 +151,11 @@ func (s Spec) Validate() error {
 			add("%s: %d is negative", name, v)
 		}
 	}
+	if s.Verify != nil {
+		if err := s.checkVerification(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.SourceDateEpoch < 0 {
 		add("source date epoch: %d is negative", s.SourceDateEpoch)
 	}
@@ -144,6 +165,38 @@ func (s Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkVerification refuses an unusable key and a source kind that cannot
+// be verified, before anything else happens.
+func (s Spec) checkVerification() error {
+	if _, err := cosign.ParsePublicKey(s.Verify.PublicKey, s.Verify.KeyOrigin); err != nil {
+		return fmt.Errorf("source verification: %w", err)
+	}
+	if strings.HasPrefix(s.Source, oci.ArchivePrefix) {
+		return fmt.Errorf("source verification of %s: docker archives carry no registry manifest digest for a "+
+			"signature to name; use a registry reference or an oci-layout: %w", s.Source, cosign.ErrUnsupportedSource)
+	}
+	return nil
+}
+
+// verifySource checks the signature of the opened source when the spec
+// asks for it; nothing has been written yet.
+func verifySource(ctx context.Context, spec Spec, src *oci.Source, o *options) error {
+	if spec.Verify == nil {
+		return nil
+	}
+	key, err := cosign.ParsePublicKey(spec.Verify.PublicKey, spec.Verify.KeyOrigin)
+	if err != nil {
+		return fmt.Errorf("source verification: %w", err)
+	}
+	v, err := cosign.Verify(ctx, cosign.Subject{Ref: spec.Source, Digests: []v1.Hash{src.IndexDigest, src.Digest}}, key,
+		cosign.Options{Username: spec.Username, Password: spec.Password, Insecure: spec.Insecure})
+	if err != nil {
+		return err
+	}
+	o.progress(Event{Phase: PhaseOpen, Message: fmt.Sprintf("cosign signature %s verified with key %s", v.SignatureRef, key.Origin)})
+	return nil
 }
 
 func originOf(c CloudConfig, i int) string {
