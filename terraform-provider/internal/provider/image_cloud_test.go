@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestAccImageCloud(t *testing.T) {
 	dir := t.TempDir()
 	cfg := cloudConfig(awsSrv.URL, gcpEmu.URL(), ref, dir)
 	addr := "elemental_image.cloud"
-	var firstAMI, gcpImage string
+	var firstAMI, firstSnap, gcpImage string
 	resource.Test(t, resource.TestCase{
 		TerraformVersionChecks:   versionChecks,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -107,7 +108,7 @@ func TestAccImageCloud(t *testing.T) {
 							return fmt.Errorf("region %s: ami %q snapshot %q", region, a["aws_amis."+region], a["aws_snapshot_ids."+region])
 						}
 					}
-					firstAMI = a["aws_amis.eu-west-1"]
+					firstAMI, firstSnap = a["aws_amis.eu-west-1"], a["aws_snapshot_ids.eu-west-1"]
 					if res := awsEmu.Resources(); len(res.Images) != 2 {
 						return fmt.Errorf("emulator holds images %v, want 2", res.Images)
 					}
@@ -121,18 +122,25 @@ func TestAccImageCloud(t *testing.T) {
 					return nil
 				},
 			},
-			{ // the eu-west-1 AMI is deregistered out of band: re-create
+			{ // the eu-west-1 AMI is deregistered out of band, its snapshot kept:
+				// the rebuild deletes that snapshot (recorded in state) too
 				PreConfig: func() {
-					deregister(t, awsSrv.URL, "eu-west-1", firstAMI)
+					deregister(t, awsSrv.URL, "eu-west-1", firstAMI, false)
+					if !slices.Contains(awsEmu.Resources().Snapshots, firstSnap) {
+						t.Fatalf("snapshot %s gone with its AMI; the test needs it kept", firstSnap)
+					}
 				},
 				Config: cfg,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 				}},
 				Check: func(s *terraform.State) error {
 					a := s.RootModule().Resources[addr].Primary.Attributes
 					if a["aws_amis.eu-west-1"] == firstAMI || a["aws_amis.eu-west-1"] == "" {
 						return fmt.Errorf("eu-west-1 AMI %q not re-created", a["aws_amis.eu-west-1"])
+					}
+					if err := onlyRecorded(awsEmu.Resources(), a); err != nil {
+						return err
 					}
 					gcpImage = "elemental-test-" + a["id"]
 					return nil
@@ -152,22 +160,51 @@ func TestAccImageCloud(t *testing.T) {
 				},
 				Config: cfg,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 				}},
-				Check: func(*terraform.State) error {
-					_, _, err := gcpEmu.Image(gcpProject, gcpImage)
-					return err
+				Check: func(s *terraform.State) error {
+					if _, _, err := gcpEmu.Image(gcpProject, gcpImage); err != nil {
+						return err
+					}
+					a := s.RootModule().Resources[addr].Primary.Attributes
+					firstAMI = a["aws_amis.us-east-1"]
+					return onlyRecorded(awsEmu.Resources(), a)
 				},
+			},
+			{ // deregistered again, snapshot kept, then destroyed without an apply:
+				// CheckDestroy finds nothing left
+				PreConfig:          func() { deregister(t, awsSrv.URL, "us-east-1", firstAMI, false) },
+				Config:             cfg,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
 			},
 		},
 	})
 }
 
-func deregister(t *testing.T, url, region, ami string) {
+// onlyRecorded checks that the emulator holds exactly the AMIs and
+// snapshots recorded in state: nothing leaked, nothing missing.
+func onlyRecorded(res awsemu.Resources, a map[string]string) error {
+	var amis, snaps []string
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		amis, snaps = append(amis, a["aws_amis."+region]), append(snaps, a["aws_snapshot_ids."+region])
+	}
+	for _, l := range [][]string{amis, snaps, res.Images, res.Snapshots} {
+		slices.Sort(l)
+	}
+	if !slices.Equal(amis, res.Images) || !slices.Equal(snaps, res.Snapshots) {
+		return fmt.Errorf("emulator holds images %v and snapshots %v, state records %v and %v",
+			res.Images, res.Snapshots, amis, snaps)
+	}
+	return nil
+}
+
+// deregister deregisters an AMI out of band, with or without its snapshot.
+func deregister(t *testing.T, url, region, ami string, withSnapshot bool) {
 	t.Helper()
 	cfg := aws.Config{Region: region, BaseEndpoint: aws.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMULATOR", "emulator", "")}
-	if err := awspub.Delete(context.Background(), cfg, &awspub.Result{AMIs: map[string]string{region: ami}}, true); err != nil {
+	if err := awspub.Delete(context.Background(), cfg, &awspub.Result{AMIs: map[string]string{region: ami}}, withSnapshot); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := awspub.Exists(context.Background(), cfg, region, ami); err != nil || ok {

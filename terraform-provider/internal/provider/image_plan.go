@@ -37,13 +37,17 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if replace {
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("digest"))
 	}
-	if imported, _ := req.Private.GetKey(ctx, importedKey); len(imported) > 0 {
+	imported, _ := req.Private.GetKey(ctx, importedKey)
+	gone, _ := req.Private.GetKey(ctx, goneKey)
+	if len(imported) > 0 || (len(gone) > 0 && !replace) {
+		// Adopting an import, or rebuilding after an out-of-band
+		// deletion (Update deletes what remains, then builds again).
 		resp.Diagnostics.Append(unknownComputed(ctx, req, resp)...)
 	}
 }
 
-// unknownComputed marks what adopting an imported image fills in as
-// unknown (the imported state holds only the ID).
+// unknownComputed marks what adopting an imported image (whose state
+// holds only the ID) or a rebuild fills in as unknown.
 func unknownComputed(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) diag.Diagnostics {
 	var diags diag.Diagnostics
 	var gen types.String

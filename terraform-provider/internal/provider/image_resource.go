@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -194,12 +195,18 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		resp.Diagnostics.AddError("Unable to read image", err.Error())
 		return
 	}
+	// The resource stays in state, so that what remains of the build
+	// (the snapshot of a deregistered AMI, the AMIs in other regions, the
+	// disk files) is still known and deleted by the rebuild or a destroy.
+	var mark []byte
 	if len(gone) > 0 {
 		resp.Diagnostics.AddWarning("Image artifacts deleted outside Terraform",
-			fmt.Sprintf("Image %s will be built again: %s no longer exist(s).", m.ID.ValueString(), strings.Join(gone, ", ")))
-		resp.State.RemoveResource(ctx)
-		return
+			fmt.Sprintf("Image %s will be rebuilt: %s no longer exist(s). The next apply deletes what remains "+
+				"of it (AMIs, their snapshots, the Compute Engine image, disk files) and builds it again.",
+				m.ID.ValueString(), strings.Join(gone, ", ")))
+		mark = []byte(`true`)
 	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, goneKey, mark)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -235,7 +242,43 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		}
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, nil)...)
 	}
+	if gone, _ := req.Private.GetKey(ctx, goneKey); len(gone) > 0 {
+		if err := r.rebuild(ctx, &plan, state); err != nil {
+			resp.Diagnostics.AddError("Unable to rebuild image", err.Error())
+			return
+		}
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, goneKey, nil)...)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// goneKey (private state) marks an image some of whose artifacts were
+// deleted out of band: Read sets it, the next plan is an update, and
+// Update rebuilds.
+const goneKey = "gone"
+
+// rebuild deletes what remains of the build in state (AMIs, the
+// snapshots recorded for them even when their AMI is gone, the Compute
+// Engine image, disk files) and builds and publishes it again, within
+// the create timeout.
+func (r *imageResource) rebuild(ctx context.Context, plan *imageModel, state imageModel) error {
+	timeout, diags := plan.Timeouts.Create(ctx, DefaultImageCreateTimeout)
+	if err := diagErr(diags); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tflog.Info(ctx, "rebuilding image after out-of-band deletion", map[string]any{"id": state.ID.ValueString()})
+	if err := r.unpublish(ctx, state); err != nil {
+		return fmt.Errorf("deleting what remains of image %s: %s", state.ID.ValueString(), timeoutHint(ctx, err, timeout))
+	}
+	if err := removeFiles(stringMap(ctx, state.DiskFiles)); err != nil {
+		return err
+	}
+	if err := r.build(ctx, plan); err != nil {
+		return errors.New(timeoutHint(ctx, err, timeout))
+	}
+	return nil
 }
 
 func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -91,11 +91,11 @@ func TestAccImageDisk(t *testing.T) {
 				},
 			),
 		},
-		{ // the disk file is deleted out of band: the refresh drops it, the plan re-creates it
+		{ // the raw disk file is deleted out of band: the refresh notices, the apply rebuilds
 			PreConfig: func() { removeGlob(t, filepath.Join(dir, "*.raw")) },
 			Config:    imageConfig(ref, dir),
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+				plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 			}},
 			Check: resource.ComposeTestCheckFunc(checkDiskFiles(addr, nil), record),
 		},
