@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,6 +58,45 @@ func TestCleanOldSnapshots(t *testing.T) {
 			}
 			if target, _ := os.Readlink(filepath.Join(snaps, "active")); target != filepath.Join(tt.ids[len(tt.ids)-1], "snapshot.img") {
 				t.Errorf("active -> %q", target)
+			}
+		})
+	}
+}
+
+func TestDropIncomplete(t *testing.T) {
+	tests := []struct {
+		name     string
+		dirs     []string // under .snapshots
+		active   int
+		wantLeft []string
+	}{
+		{name: "interrupted upgrade", dirs: []string{"1/snapshot.img", "2/snapshot.workDir/usr"}, active: 1, wantLeft: []string{"1"}},
+		{name: "nothing to drop", dirs: []string{"1/snapshot.img", "2/snapshot.img"}, active: 2, wantLeft: []string{"1", "2"}},
+		{name: "never the active one", dirs: []string{"3/snapshot.img", "3/snapshot.workDir"}, active: 3, wantLeft: []string{"3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _, stderr := testEnv(t, 0, nil)
+			snaps := filepath.Join(t.TempDir(), ".snapshots")
+			for _, d := range tt.dirs {
+				os.MkdirAll(filepath.Join(snaps, d), 0o755)
+			}
+			if err := setActive(snaps, tt.active); err != nil {
+				t.Fatal(err)
+			}
+			if err := dropIncomplete(e, snaps); err != nil {
+				t.Fatal(err)
+			}
+			ids, err := listSnapshots(snaps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var left []string
+			for i := len(ids) - 1; i >= 0; i-- {
+				left = append(left, fmt.Sprint(ids[i]))
+			}
+			if diff := cmp.Diff(tt.wantLeft, left); diff != "" {
+				t.Errorf("snapshots left (-want +got):\n%s\nlog: %s", diff, stderr)
 			}
 		})
 	}

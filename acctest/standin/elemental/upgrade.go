@@ -137,6 +137,9 @@ type snapshotResult struct {
 // also rebuilds the recovery system from the same tree.
 func newSnapshot(ctx context.Context, e *env, stateDir string, o *upgradeOpts, maxSnaps int, recDir string, st *stateV2) (snapshotResult, error) {
 	snaps := filepath.Join(stateDir, ".snapshots")
+	if err := dropIncomplete(e, snaps); err != nil {
+		return snapshotResult{}, err
+	}
 	ids, err := listSnapshots(snaps)
 	if err != nil {
 		return snapshotResult{}, codef(85, "listing snapshots: %w", err)
@@ -212,6 +215,26 @@ func listSnapshots(snaps string) ([]int, error) {
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(ids)))
 	return ids, nil
+}
+
+// dropIncomplete removes the snapshots an interrupted transaction left
+// (killed before it removed its work directory, so before setActive):
+// nothing boots them and state.yaml does not list them.
+func dropIncomplete(e *env, snaps string) error {
+	works, _ := filepath.Glob(filepath.Join(snaps, "*", "snapshot.workDir"))
+	active, _ := os.Readlink(filepath.Join(snaps, "active"))
+	for _, w := range works {
+		dir := filepath.Dir(w)
+		id := filepath.Base(dir)
+		if _, err := strconv.Atoi(id); err != nil || strings.HasPrefix(active, id+"/") {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return codef(85, "removing incomplete snapshot %s: %w", id, err)
+		}
+		e.logf("Removed incomplete snapshot %s (interrupted upgrade)", id)
+	}
+	return nil
 }
 
 // setActive points .snapshots/active at <id>/snapshot.img (relative).
