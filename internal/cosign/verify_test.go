@@ -6,12 +6,16 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 
@@ -238,5 +242,42 @@ func TestParsePublicKey(t *testing.T) {
 	}
 	if _, err := cosign.ReadPublicKey(filepath.Join(t.TempDir(), "none.pub")); !errors.Is(err, cosign.ErrBadKey) || !strings.Contains(err.Error(), "none.pub") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestVerifyAuthenticated fetches signatures with the build's registry
+// credentials, and does not take a refused login for a missing signature.
+func TestVerifyAuthenticated(t *testing.T) {
+	const user, pass = "builder", "s3cret-Pa55"
+	reg := imagetest.RegistryHandler()
+	host := imagetest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	key := cosigntest.NewKey(t)
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	repo := host + "/private"
+	login := remote.WithAuth(&authn.Basic{Username: user, Password: pass})
+	imagetest.Push(t, repo+":v1", img, login)
+	tag, _ := name.NewTag(repo + ":" + cosign.SignatureTag(d))
+	if err := remote.Write(tag, cosigntest.Image(t, key.SignDigest(t, repo, d)), login); err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := cosign.ParsePublicKey(key.PublicPEM, "k.pub")
+	subj := cosign.Subject{Ref: repo + ":v1", Digests: []v1.Hash{d}}
+	if _, err := cosign.Verify(context.Background(), subj, pk, cosign.Options{Username: user, Password: pass}); err != nil {
+		t.Fatalf("with credentials: %v", err)
+	}
+	_, err = cosign.Verify(context.Background(), subj, pk, cosign.Options{Username: user, Password: "wrong", Attempts: 1})
+	if err == nil || errors.Is(err, cosign.ErrNoSignature) || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), pass) {
+		t.Fatalf("with a wrong password: %v; want a 401 that is not ErrNoSignature and no password", err)
 	}
 }

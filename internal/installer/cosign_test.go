@@ -134,3 +134,43 @@ func TestVerificationSpec(t *testing.T) {
 		})
 	}
 }
+
+// TestVerificationOfIndex builds linux/amd64 from a multi-platform tag
+// whose index, as `cosign sign` does for a tag, is what was signed.
+func TestVerificationOfIndex(t *testing.T) {
+	key := cosigntest.NewKey(t)
+	idx, err := imagetest.Index(map[string]v1.Image{
+		"linux/amd64": mustImage(t), "linux/arm64": mustImage(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := imagetest.Registry(t) + "/multi"
+	imagetest.PushIndex(t, repo+":v1", idx)
+	spec := installer.Spec{Source: repo + ":v1", OutputDir: t.TempDir(), SourceDateEpoch: imagetest.Epoch,
+		Verify: &installer.Verification{PublicKey: key.PublicPEM, KeyOrigin: "cosign.pub"}}
+	if _, err := installer.Run(context.Background(), spec); !errors.Is(err, cosign.ErrNoSignature) {
+		t.Fatalf("unsigned index: %v, want ErrNoSignature", err)
+	}
+	cosigntest.Push(t, repo, d, key.SignDigest(t, repo, d))
+	res, err := installer.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Platform != "linux/amd64" {
+		t.Errorf("built %s", res.Platform)
+	}
+}
+
+func mustImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := imagetest.Image(imagetest.Derivative(2, "A")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
