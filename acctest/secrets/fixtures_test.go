@@ -31,7 +31,8 @@ type creds struct {
 	AccessKey        string // AWS access key ID
 	SecretKey        string
 	SessionToken     string
-	SSHKey           []byte // OpenSSH PEM of an ed25519 key
+	SSHKey           []byte   // OpenSSH PEM of an ed25519 key
+	SSHKeyCommon     []string // lines SSHKey shares with every such key
 	SSHSigner        ssh.Signer
 	SSHPassword      string
 }
@@ -47,6 +48,23 @@ func newCreds(t *testing.T) *creds {
 		}
 		return hex.EncodeToString(b)
 	}
+	signer, key := newSSHKey(t)
+	_, other := newSSHKey(t)
+	return &creds{
+		RegistryPassword: "regpw-" + rnd(12) + "&/+=",
+		AccessKey:        "AKIA" + strings.ToUpper(rnd(8)),
+		SecretKey:        "awssecret/" + rnd(15),
+		SessionToken:     "IQoJb3JpZ2luX2VjE" + rnd(24) + "==",
+		SSHKey:           key,
+		SSHKeyCommon:     strings.Split(string(other), "\n"),
+		SSHSigner:        signer,
+		SSHPassword:      "sshpw-" + rnd(12) + "\"'$",
+	}
+}
+
+// newSSHKey makes an ed25519 key: its signer and OpenSSH PEM.
+func newSSHKey(t *testing.T) (ssh.Signer, []byte) {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -59,15 +77,7 @@ func newCreds(t *testing.T) *creds {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &creds{
-		RegistryPassword: "regpw-" + rnd(12) + "&/+=",
-		AccessKey:        "AKIA" + strings.ToUpper(rnd(8)),
-		SecretKey:        "awssecret/" + rnd(15),
-		SessionToken:     "IQoJb3JpZ2luX2VjE" + rnd(24) + "==",
-		SSHKey:           pem.EncodeToMemory(block),
-		SSHSigner:        signer,
-		SSHPassword:      "sshpw-" + rnd(12) + "\"'$",
-	}
+	return signer, pem.EncodeToMemory(block)
 }
 
 // list names every secret for the scan.
@@ -77,7 +87,7 @@ func (c *creds) list() []secret {
 		{name: "AWS access key ID", value: c.AccessKey},
 		{name: "AWS secret access key", value: c.SecretKey},
 		{name: "AWS session token", value: c.SessionToken},
-		{name: "SSH private key", value: string(c.SSHKey)},
+		{name: "SSH private key", value: string(c.SSHKey), common: c.SSHKeyCommon},
 		{name: "SSH password", value: c.SSHPassword},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -21,6 +22,10 @@ import (
 type secret struct {
 	name  string
 	value string
+	// common are lines of value that every secret of its kind shares
+	// (the openssh-key-v1 header line of unencrypted ed25519 keys): not
+	// searched alone.
+	common []string
 }
 
 // needle is one searchable form of a secret.
@@ -74,7 +79,7 @@ func needles(secrets []secret) []needle {
 		}
 		for i, line := range strings.Split(s.value, "\n") {
 			line = strings.TrimSpace(line)
-			if !strings.HasPrefix(line, "-----") && len(line) >= 16 {
+			if !strings.HasPrefix(line, "-----") && len(line) >= 16 && !slices.Contains(s.common, line) {
 				add(fmt.Sprintf("line %d", i+1), line)
 			}
 		}

@@ -1,0 +1,242 @@
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// terraformConfig reads the derivative, builds and publishes it as an AMI
+// and moves a node to it over SSH. Secrets come from ephemeral, sensitive
+// variables (TF_VAR_*), so a saved plan must not hold them either.
+const terraformConfig = `
+terraform {
+  required_providers {
+    elemental = { source = "elemental-suite/elemental" }
+  }
+}
+
+variable "source_image" { type = string }
+variable "aws_endpoint" { type = string }
+variable "work" { type = string }
+variable "ssh_port" { type = number }
+variable "ssh_user" { type = string }
+variable "host_key" { type = string }
+
+variable "registry_password" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+variable "aws_access_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+variable "aws_secret_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+variable "aws_session_token" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+variable "ssh_private_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+variable "ssh_password" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+provider "elemental" {
+  cache_dir = "${var.work}/cache"
+  registry {
+    username = "` + registryUser + `"
+    password = var.registry_password
+    insecure = true
+  }
+  aws {
+    region        = "us-east-1"
+    access_key    = var.aws_access_key
+    secret_key    = var.aws_secret_key
+    session_token = var.aws_session_token
+    endpoints {
+      ec2 = var.aws_endpoint
+      ebs = var.aws_endpoint
+      s3  = var.aws_endpoint
+    }
+  }
+  ssh {
+    private_key = var.ssh_private_key
+  }
+}
+
+data "elemental_derivative" "d" {
+  source = var.source_image
+}
+
+resource "elemental_image" "img" {
+  source = var.source_image
+  disk {
+    directory = "${var.work}/out"
+    formats   = ["raw"]
+  }
+  aws {
+    name    = "elemental-secrets"
+    regions = ["us-east-1"]
+  }
+}
+
+resource "elemental_node" "n" {
+  host              = "127.0.0.1"
+  image             = var.source_image
+  insecure_registry = true
+  reboot            = false
+  ssh {
+    port           = var.ssh_port
+    user           = var.ssh_user
+    host_key       = var.host_key
+    private_key_wo = var.ssh_private_key
+    password_wo    = var.ssh_password
+  }
+}
+
+output "kernel" { value = data.elemental_derivative.d.kernel_version }
+`
+
+// tfEnv is what every terraform command of one run needs.
+type tfEnv struct {
+	work string
+	env  []string
+}
+
+// run runs terraform args in the work directory, its output in
+// <step>.stdout and <step>.stderr; it returns stdout and the exit code.
+func (e *tfEnv) run(t *testing.T, step string, args ...string) (string, int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "terraform", args...)
+	cmd.Dir, cmd.Env = e.work, e.env
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	for ext, s := range map[string]string{".stdout": stdout.String(), ".stderr": stderr.String()} {
+		if werr := os.WriteFile(filepath.Join(e.work, step+ext), []byte(s), 0o644); werr != nil {
+			t.Fatal(werr)
+		}
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return stdout.String(), exit.ExitCode(), fmt.Errorf("terraform %s: %w\n%s%s", step, err, stdout.String(), stderr.String())
+	}
+	if err != nil {
+		return "", -1, fmt.Errorf("terraform %s: %w", step, err)
+	}
+	return stdout.String(), 0, nil
+}
+
+// newTFEnv builds the provider, writes a CLI config whose dev_overrides
+// point at it, and the configuration with its variables.
+func newTFEnv(t *testing.T, c *creds, work, ref, awsURL string, n *node) *tfEnv {
+	t.Helper()
+	dirs := mkdirs(t, work, "home", "tmp", "providers", "out", "cache")
+	home, tmp, providers := dirs[0], dirs[1], dirs[2]
+	goBuild(t, "./terraform-provider", filepath.Join(providers, "terraform-provider-elemental"))
+	cli := filepath.Join(work, "dev.tfrc")
+	cliConf := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"elemental-suite/elemental\" = %q\n  }\n  direct {}\n}\n", providers)
+	if err := os.WriteFile(cli, []byte(cliConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(terraformConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := cleanEnv("HOME="+home, "TMPDIR="+tmp, "TF_CLI_CONFIG_FILE="+cli, "CHECKPOINT_DISABLE=1",
+		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "TF_LOG=trace", "TF_LOG_PATH="+filepath.Join(work, "terraform.log"),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"TF_VAR_source_image="+ref, "TF_VAR_aws_endpoint="+awsURL, "TF_VAR_work="+work,
+		fmt.Sprintf("TF_VAR_ssh_port=%d", n.port), "TF_VAR_ssh_user="+n.user, "TF_VAR_host_key="+n.hostKey,
+		"TF_VAR_registry_password="+c.RegistryPassword, "TF_VAR_aws_access_key="+c.AccessKey,
+		"TF_VAR_aws_secret_key="+c.SecretKey, "TF_VAR_aws_session_token="+c.SessionToken,
+		"TF_VAR_ssh_private_key="+string(c.SSHKey), "TF_VAR_ssh_password="+c.SSHPassword)
+	return &tfEnv{work: work, env: env}
+}
+
+// TestTerraformLeaksNoSecret plans, applies, refreshes and destroys with
+// every secret injected, then scans all output, logs, plans and state.
+func TestTerraformLeaksNoSecret(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (needs terraform 1.11+)")
+	}
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Skipf("needs terraform 1.11+ on PATH: %v", err)
+	}
+	c := newCreds(t)
+	work := t.TempDir()
+	if k := os.Getenv("SECRETS_KEEP"); k != "" {
+		work = k
+	}
+	nodeDir := mkdirs(t, work, "node")[0]
+	n := startNode(t, nodeDir, c.SSHSigner)
+	ref, reg := authRegistry(t, c)
+	awsURL, emu, aws := awsGate(t, c)
+	e := newTFEnv(t, c, work, ref, awsURL, n)
+
+	if _, _, err := e.run(t, "plan", "plan", "-out=tfplan"); err != nil {
+		t.Fatal(err)
+	}
+	planJSON, _, err := e.run(t, "show-plan", "show", "-json", "tfplan")
+	if err != nil || !json.Valid([]byte(planJSON)) {
+		t.Fatalf("show -json tfplan: %v\n%.500s", err, planJSON)
+	}
+	if _, _, err := e.run(t, "apply", "apply", "tfplan"); err != nil {
+		t.Fatal(err)
+	}
+	if res := emu.Resources(); len(res.Images) != 1 {
+		t.Errorf("after apply the AWS emulator holds images %v, want one AMI", res.Images)
+	}
+	// The disk files go with destroy: scan them now.
+	if disks, _ := filepath.Glob(filepath.Join(work, "out", "*.raw")); len(disks) != 1 {
+		t.Errorf("disk files %v, want one raw disk", disks)
+	}
+	checkNoLeak(t, c, filepath.Join(work, "out"))
+	repo, _, _ := strings.Cut(ref, ":v1")
+	if calls := n.calls(t); !strings.Contains(calls, "upgrade --system oci:"+repo+"@sha256:") {
+		t.Errorf("the node was not upgraded; toolkit calls:\n%s", calls)
+	}
+	stateJSON, _, err := e.run(t, "show-state", "show", "-json")
+	if err != nil || !strings.Contains(stateJSON, `"elemental_node"`) {
+		t.Errorf("show -json: %v\n%.500s", err, stateJSON)
+	}
+	// A refresh reads the node (with the provider's key) and the AMI.
+	if _, code, err := e.run(t, "replan", "plan", "-detailed-exitcode"); code != 0 {
+		t.Errorf("plan after apply wants changes or failed (exit %d): %v", code, err)
+	}
+	if _, _, err := e.run(t, "destroy", "destroy", "-auto-approve"); err != nil {
+		t.Error(err)
+	}
+	if res := emu.Resources(); !res.Empty() {
+		t.Errorf("after destroy the AWS emulator holds %+v", res)
+	}
+	checkGate(t, "the registry", reg, false)
+	checkGate(t, "the AWS emulator", aws, true)
+	for _, f := range []string{"tfplan", "terraform.tfstate", "terraform.tfstate.backup", "terraform.log", "node/calls"} {
+		if !fileExists(filepath.Join(work, f)) {
+			t.Errorf("%s is missing: the scan would miss what it holds", f)
+		}
+	}
+	checkNoLeak(t, c, work)
+}
