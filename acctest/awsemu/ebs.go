@@ -122,13 +122,9 @@ func (e *Emulator) startSnapshot(w http.ResponseWriter, r *http.Request, region 
 		s.kmsKey = fmt.Sprintf("arn:aws:kms:%s:%s:alias/aws/ebs", region, AccountID)
 	}
 	if in.ParentSnapshotID != "" {
-		p, ok := e.snaps[in.ParentSnapshotID]
-		if !ok || p.region != region || p.status(time.Now()) != "completed" {
-			ebsError(w, http.StatusNotFound, "ResourceNotFoundException", "parent snapshot "+in.ParentSnapshotID+" not found or not completed")
+		if msg := inherit(s, e.snaps[in.ParentSnapshotID], in); msg != "" {
+			ebsError(w, http.StatusBadRequest, "ValidationException", msg)
 			return
-		}
-		for i, b := range p.blocks {
-			s.blocks[i] = b
 		}
 	}
 	e.snaps[s.id] = s
@@ -138,6 +134,34 @@ func (e *Emulator) startSnapshot(w http.ResponseWriter, r *http.Request, region 
 	}
 	e.setTags(s.id, tags)
 	writeJSON(w, e.snapshotJSON(s))
+}
+
+// inherit makes s a child of parent: it starts with the parent's blocks
+// (written blocks replace them, the others are inherited) and its
+// encryption follows the EBS direct encryption outcomes: Encrypted may
+// not be given with a parent; an encrypted parent's child is encrypted
+// with KmsKeyArn or else the parent's key; an unencrypted parent's child
+// is unencrypted and takes no key. It returns the ValidationException
+// message, or "". Callers hold e.mu.
+func inherit(s, parent *snapshot, in startSnapshotInput) string {
+	switch {
+	case parent == nil || parent.region != s.region || parent.status(time.Now()) != "completed":
+		return "parent snapshot " + in.ParentSnapshotID + " not found or not completed"
+	case in.Encrypted:
+		return "ParentSnapshotId and Encrypted cannot be specified in the same request"
+	case !parent.encrypted && in.KmsKeyArn != "":
+		return "KmsKeyArn needs an encrypted parent snapshot; " + parent.id + " is not encrypted"
+	case in.VolumeSize < parent.volumeSize:
+		return fmt.Sprintf("VolumeSize %d is smaller than the %d GiB of parent snapshot %s", in.VolumeSize, parent.volumeSize, parent.id)
+	}
+	s.encrypted, s.kmsKey = parent.encrypted, parent.kmsKey
+	if in.KmsKeyArn != "" {
+		s.kmsKey = in.KmsKeyArn
+	}
+	for i, b := range parent.blocks {
+		s.blocks[i] = b
+	}
+	return ""
 }
 
 // snapshotJSON is the StartSnapshot reply. Callers hold e.mu.
@@ -244,9 +268,9 @@ func (e *Emulator) completeSnapshot(w http.ResponseWriter, r *http.Request, regi
 		ebsError(w, http.StatusBadRequest, "ValidationException", "snapshot "+id+" is "+st)
 		return
 	}
-	if count != len(s.blocks) {
+	if count != len(s.written) {
 		ebsError(w, http.StatusBadRequest, "ValidationException",
-			fmt.Sprintf("ChangedBlocksCount %d does not match the %d blocks written", count, len(s.blocks)))
+			fmt.Sprintf("ChangedBlocksCount %d does not match the %d blocks written", count, len(s.written)))
 		return
 	}
 	if sum := r.Header.Get("x-amz-Checksum"); sum != "" {
@@ -265,11 +289,14 @@ func (e *Emulator) completeSnapshot(w http.ResponseWriter, r *http.Request, regi
 }
 
 // linearChecksum is the SHA256 of the concatenated per-block SHA256 sums
-// in block index order.
+// of the written blocks (not the inherited ones) in block index order.
 func linearChecksum(s *snapshot) string {
 	h := sha256.New()
 	zero := sha256.Sum256(zeroBlock)
 	for _, i := range s.sortedBlocks() {
+		if !s.written[i] {
+			continue
+		}
 		if b := s.blocks[i]; b == nil {
 			h.Write(zero[:])
 		} else {

@@ -23,6 +23,7 @@ type snapshot struct {
 	volumeSize              int64 // GiB
 	encrypted               bool
 	blocks                  map[int32][]byte // nil data: an all-zero block
+	written                 map[int32]bool   // blocks PutSnapshotBlock wrote; the others came from the parent
 	state                   string           // pending, completing, completed, error
 	readyAt                 time.Time        // completing → completed
 	started                 time.Time
@@ -58,6 +59,10 @@ func (s *snapshot) block(i int32) []byte {
 // putBlock stores a copy of data, sharing one zero block for all-zero
 // data so that encrypted uploads of mostly empty disks stay small.
 func (s *snapshot) putBlock(i int32, data []byte) {
+	if s.written == nil {
+		s.written = map[int32]bool{}
+	}
+	s.written[i] = true
 	if bytes.Equal(data, zeroBlock) {
 		s.blocks[i] = nil
 		return

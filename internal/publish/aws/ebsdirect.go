@@ -39,40 +39,33 @@ type block struct {
 }
 
 // uploadDirect writes the disk into a new snapshot with the EBS direct
-// APIs and waits until the snapshot is completed.
+// APIs (incrementally over Spec.ParentSnapshotID when set) and waits until
+// the snapshot is completed.
 func (p *publisher) uploadDirect(ctx context.Context, f *os.File) (string, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return "", fmt.Errorf("stating raw disk %s: %w", f.Name(), err)
 	}
-	volGiB := (fi.Size() + gib - 1) / gib
 	c := p.ebs()
-	in := &ebs.StartSnapshotInput{
-		VolumeSize:  aws.Int64(volGiB),
-		Description: aws.String(p.spec.Description),
-		Tags:        ebsTags(p.spec.snapshotTags(p.run)),
-		Timeout:     aws.Int32(120),
-		ClientToken: aws.String(p.run + "-snapshot"),
-	}
-	if p.spec.Encrypted {
-		in.Encrypted = aws.Bool(true)
-		if p.spec.KMSKeyID != "" {
-			in.KmsKeyArn = aws.String(p.spec.KMSKeyID)
+	var par *parent
+	if p.spec.ParentSnapshotID != "" {
+		if par, err = p.loadParent(ctx, c); err != nil {
+			return "", err
 		}
 	}
-	out, err := c.StartSnapshot(ctx, in)
-	if err != nil {
-		return "", fmt.Errorf("starting snapshot in %s: %w", p.spec.Region, err)
-	}
-	id := aws.ToString(out.SnapshotId)
-	p.remember(p.spec.Region, id)
-	p.emit(Event{Stage: "snapshot", Region: p.spec.Region, ID: id})
-
-	total, err := p.uploadTotal(f, volGiB)
+	volGiB, err := p.volumeGiB((fi.Size()+gib-1)/gib, par)
 	if err != nil {
 		return "", err
 	}
-	u := &uploader{p: p, c: c, snap: id, total: total, sums: map[int32][sha256.Size]byte{}}
+	id, err := p.startSnapshot(ctx, c, volGiB)
+	if err != nil {
+		return "", err
+	}
+	total, err := p.uploadTotal(f, volGiB, par)
+	if err != nil {
+		return "", err
+	}
+	u := &uploader{p: p, c: c, snap: id, total: total, parent: par, sums: map[int32][sha256.Size]byte{}}
 	if err := u.run(ctx, f, volGiB*gib/BlockSize); err != nil {
 		return "", err
 	}
@@ -82,10 +75,40 @@ func (p *publisher) uploadDirect(ctx context.Context, f *os.File) (string, error
 	return id, p.waitSnapshot(ctx, p.spec.Region, id)
 }
 
-// uploadTotal is the number of bytes the upload will send: every block of
-// the volume when encrypted, else every block overlapping a data extent
-// (an upper bound: all-zero blocks are skipped).
-func (p *publisher) uploadTotal(f *os.File, volGiB int64) (int64, error) {
+// startSnapshot starts the snapshot. With a parent, Encrypted is not sent
+// (the EBS direct APIs reject it; the child takes the parent's
+// encryption) and KmsKeyArn only re-keys an encrypted parent's child.
+func (p *publisher) startSnapshot(ctx context.Context, c *ebs.Client, volGiB int64) (string, error) {
+	in := &ebs.StartSnapshotInput{
+		VolumeSize:  aws.Int64(volGiB),
+		Description: aws.String(p.spec.Description),
+		Tags:        ebsTags(p.spec.snapshotTags(p.run)),
+		Timeout:     aws.Int32(120),
+		ClientToken: aws.String(p.run + "-snapshot"),
+	}
+	if p.spec.ParentSnapshotID != "" {
+		in.ParentSnapshotId = aws.String(p.spec.ParentSnapshotID)
+	} else if p.spec.Encrypted {
+		in.Encrypted = aws.Bool(true)
+	}
+	if p.spec.Encrypted && p.spec.KMSKeyID != "" {
+		in.KmsKeyArn = aws.String(p.spec.KMSKeyID)
+	}
+	out, err := c.StartSnapshot(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("starting snapshot in %s: %w", p.spec.Region, err)
+	}
+	id := aws.ToString(out.SnapshotId)
+	p.remember(p.spec.Region, id)
+	p.emit(Event{Stage: "snapshot", Region: p.spec.Region, ID: id})
+	return id, nil
+}
+
+// uploadTotal is the number of bytes the upload will go through: every
+// block of the volume when encrypted, else every block overlapping a data
+// extent plus the parent's blocks (an upper bound: all-zero blocks are
+// skipped, and blocks may be counted twice).
+func (p *publisher) uploadTotal(f *os.File, volGiB int64, par *parent) (int64, error) {
 	if p.spec.Encrypted {
 		return volGiB * gib, nil
 	}
@@ -107,6 +130,9 @@ func (p *publisher) uploadTotal(f *os.File, volGiB int64) (int64, error) {
 			last = end - 1
 		}
 	}
+	if par != nil {
+		n = min(n+int64(len(par.sorted)), volGiB*gib/BlockSize)
+	}
 	return n * BlockSize, nil
 }
 
@@ -125,21 +151,24 @@ func ebsTags(m map[string]string) []ebstypes.Tag {
 
 // uploader runs the PutSnapshotBlock worker pool of one snapshot.
 type uploader struct {
-	p     *publisher
-	c     *ebs.Client
-	snap  string
-	total int64
+	p      *publisher
+	c      *ebs.Client
+	snap   string
+	total  int64
+	parent *parent // nil without a parent snapshot
 
-	mu     sync.Mutex
-	sums   map[int32][sha256.Size]byte
-	bytes  int64
-	blocks int64
-	err    error
+	mu        sync.Mutex
+	sums      map[int32][sha256.Size]byte
+	bytes     int64
+	blocks    int64
+	inherited int64 // blocks found unchanged in the parent
+	done      int64 // bytes written or inherited, for progress
 }
 
 // run streams the disk's blocks to the workers. With encryption every
 // block of the volume (volBlocks) is written, zero blocks included,
-// because absent blocks of an encrypted snapshot do not read as zeros.
+// because absent blocks of an encrypted snapshot do not read as zeros;
+// with a parent, zero blocks are also written where the parent has data.
 func (u *uploader) run(ctx context.Context, f *os.File, volBlocks int64) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -170,22 +199,24 @@ func (u *uploader) run(ctx context.Context, f *os.File, volBlocks int64) error {
 			return context.Cause(ctx)
 		}
 	}
-	encrypted := u.p.spec.Encrypted
+	fill := &fillers{all: u.p.spec.Encrypted}
+	if u.parent != nil {
+		fill.parent = u.parent.sorted
+	}
+	zero := func(i int64) error { return send(block{int32(i), zeroBlock}) }
 	next := int64(0)
 	err := diskformat.Blocks(ctx, f, BlockSize, func(b diskformat.Block) error {
 		idx := b.Offset / BlockSize
-		for ; encrypted && next < idx; next++ {
-			if err := send(block{int32(next), zeroBlock}); err != nil {
-				return err
-			}
+		if err := fill.each(next, idx, zero); err != nil {
+			return err
 		}
 		buf := pool.Get().([]byte)
 		copy(buf, b.Data)
 		next = idx + 1
 		return send(block{int32(idx), buf})
 	})
-	for ; err == nil && encrypted && next < volBlocks; next++ {
-		err = send(block{int32(next), zeroBlock})
+	if err == nil {
+		err = fill.each(next, volBlocks, zero)
 	}
 	close(jobs)
 	wg.Wait()
@@ -199,11 +230,22 @@ func (u *uploader) run(ctx context.Context, f *os.File, volBlocks int64) error {
 }
 
 // put writes one block with its checksum, retrying transient failures
-// beyond what the SDK retryer already did.
+// beyond what the SDK retryer already did. A block the parent holds with
+// the same checksum is left out.
 func (u *uploader) put(ctx context.Context, b block) error {
 	sum := zeroSum
 	if &b.data[0] != &zeroBlock[0] {
 		sum = sha256.Sum256(b.data)
+	}
+	if u.parent != nil {
+		same, err := u.unchanged(ctx, b.index, sum)
+		if err != nil {
+			return err
+		}
+		if same {
+			u.count(func() { u.inherited++ })
+			return nil
+		}
 	}
 	b64 := base64.StdEncoding.EncodeToString(sum[:])
 	pct := int32(0)
@@ -225,14 +267,22 @@ func (u *uploader) put(ctx context.Context, b block) error {
 	if err != nil {
 		return fmt.Errorf("putting block %d: %w", b.index, err)
 	}
+	u.count(func() {
+		u.sums[b.index] = sum
+		u.bytes += BlockSize
+		u.blocks++
+	})
+	return nil
+}
+
+// count updates the counters under the lock and reports progress.
+func (u *uploader) count(update func()) {
 	u.mu.Lock()
-	u.sums[b.index] = sum
-	u.bytes += BlockSize
-	u.blocks++
-	done := u.bytes
+	update()
+	u.done += BlockSize
+	done := u.done
 	u.mu.Unlock()
 	u.p.emit(Event{Stage: "upload", Region: u.p.spec.Region, ID: u.snap, Done: done, Total: u.total})
-	return nil
 }
 
 // complete seals the snapshot with the changed-block count and the
@@ -262,6 +312,8 @@ func (u *uploader) complete(ctx context.Context) error {
 	u.p.mu.Lock()
 	u.p.res.BytesUploaded += u.bytes
 	u.p.res.BlocksUploaded += u.blocks
+	u.p.res.BlocksInherited += u.inherited
+	u.p.res.BytesSaved += u.inherited * BlockSize
 	u.p.mu.Unlock()
 	return nil
 }

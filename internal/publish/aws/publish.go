@@ -27,6 +27,10 @@ type publisher struct {
 	run      string
 	progress func(Event)
 
+	// volumeDefaulted: spec.VolumeSizeGiB came from the disk size, so a
+	// larger parent snapshot may raise it.
+	volumeDefaulted bool
+
 	mu   sync.Mutex // guards the fields below and progress calls
 	ec2s map[string]*ec2.Client
 	rec  record
@@ -56,13 +60,14 @@ func Publish(ctx context.Context, cfg aws.Config, rawDisk string, spec Spec, pro
 		return nil, fmt.Errorf("raw disk %s is empty: %w", rawDisk, ErrInvalidSpec)
 	}
 	diskGiB := (fi.Size() + gib - 1) / gib
-	if spec.VolumeSizeGiB == 0 {
+	defaulted := spec.VolumeSizeGiB == 0
+	if defaulted {
 		spec.VolumeSizeGiB = int32(diskGiB)
 	}
 	if int64(spec.VolumeSizeGiB) < diskGiB {
 		return nil, fmt.Errorf("volume size %d GiB is smaller than the %d GiB disk %s: %w", spec.VolumeSizeGiB, diskGiB, rawDisk, ErrInvalidSpec)
 	}
-	p := &publisher{cfg: withRetryer(cfg), spec: spec, run: uuid.NewString(), progress: progress, ec2s: map[string]*ec2.Client{}}
+	p := &publisher{cfg: withRetryer(cfg), spec: spec, run: uuid.NewString(), progress: progress, ec2s: map[string]*ec2.Client{}, volumeDefaulted: defaulted}
 	p.res = Result{AMIs: map[string]string{}, Snapshots: map[string]string{}}
 	defer func() {
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -57,7 +58,14 @@ type Spec struct {
 	ForceDeregister     bool // deregister an existing AMI of the same name first
 	ForceDeleteSnapshot bool // and delete its snapshots
 
-	ImportMethod      string // ImportEBSDirect (default) or ImportS3
+	ImportMethod string // ImportEBSDirect (default) or ImportS3
+	// ParentSnapshotID makes the EBS direct upload incremental: the new
+	// snapshot starts as a copy of this completed snapshot of the build
+	// region, and only blocks that differ from it are written (see the
+	// package doc). The snapshot's encryption then follows the parent's:
+	// Encrypted must match it, and KMSKeyID (encrypted parents only)
+	// re-encrypts under another key.
+	ParentSnapshotID  string
 	S3Bucket          string // for ImportS3
 	UploadConcurrency int    // parallel block or part uploads; default 16
 
@@ -72,11 +80,17 @@ type Result struct {
 	Snapshots      map[string]string // region → root snapshot id
 	BytesUploaded  int64             // block or object bytes accepted by AWS (retries not counted)
 	BlocksUploaded int64             // EBS direct blocks written
+	// With a parent snapshot: blocks the disk needed that were found
+	// unchanged in the parent (checksum equal) and not written, and the
+	// bytes that saved.
+	BlocksInherited int64
+	BytesSaved      int64
 }
 
 // Event reports progress. Stage is one of "snapshot", "upload",
 // "import", "register", "copy", "share", "tag", "deprecate", "protect",
-// "cleanup"; Done/Total count bytes for "upload" and are 0 otherwise.
+// "cleanup"; Done/Total count bytes for "upload" (Done: bytes written, or
+// found unchanged in the parent snapshot) and are 0 otherwise.
 type Event struct {
 	Stage  string
 	Region string
@@ -147,6 +161,10 @@ func (s Spec) validate() error {
 		return bad("import method %q is not %s or %s", s.ImportMethod, ImportEBSDirect, ImportS3)
 	case s.ImportMethod == ImportS3 && s.S3Bucket == "":
 		return bad("%s needs an S3 bucket", ImportS3)
+	case s.ParentSnapshotID != "" && s.ImportMethod != ImportEBSDirect:
+		return bad("a parent snapshot needs import method %s", ImportEBSDirect)
+	case s.ParentSnapshotID != "" && !strings.HasPrefix(s.ParentSnapshotID, "snap-"):
+		return bad("parent snapshot %q is not a snapshot id", s.ParentSnapshotID)
 	case len(s.imageTags("x")) > 50 || len(s.snapshotTags("x")) > 50:
 		return bad("more than 50 tags")
 	}
