@@ -35,6 +35,8 @@ type creds struct {
 	SSHKeyCommon     []string // lines SSHKey shares with every such key
 	SSHSigner        ssh.Signer
 	SSHPassword      string
+	WrongPassword    string // a registry password the registry refuses
+	WrongToken       string // a session token the AWS gate refuses
 }
 
 // newCreds makes fresh values, each with a prefix naming it so a finding
@@ -59,6 +61,8 @@ func newCreds(t *testing.T) *creds {
 		SSHKeyCommon:     strings.Split(string(other), "\n"),
 		SSHSigner:        signer,
 		SSHPassword:      "sshpw-" + rnd(12) + "\"'$",
+		WrongPassword:    "wrongpw-" + rnd(12),
+		WrongToken:       "wrongtoken-" + rnd(16),
 	}
 }
 
@@ -89,6 +93,8 @@ func (c *creds) list() []secret {
 		{name: "AWS session token", value: c.SessionToken},
 		{name: "SSH private key", value: string(c.SSHKey), common: c.SSHKeyCommon},
 		{name: "SSH password", value: c.SSHPassword},
+		{name: "wrong registry password", value: c.WrongPassword},
+		{name: "wrong AWS session token", value: c.WrongToken},
 	}
 }
 

@@ -85,60 +85,79 @@ func findPacker(t *testing.T) string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// TestPackerBuildLeaksNoSecret runs packer build of elemental-aws with the
-// registry password and AWS keys, then scans everything it left.
-func TestPackerBuildLeaksNoSecret(t *testing.T) {
-	if os.Getenv("PACKER_ACC") == "" {
-		t.Skip("acceptance test: set PACKER_ACC=1 (needs packer: make packer)")
+// packerEnv is what every packer command of one run needs.
+type packerEnv struct {
+	packer, work string
+	env          []string
+}
+
+// run runs packer args in the work directory with extra environment
+// variables, its output in <step>.stdout and <step>.stderr.
+func (e *packerEnv) run(t *testing.T, step string, extraEnv []string, args ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.packer, args...)
+	// Each run its own PACKER_LOG file: packer truncates it.
+	env := append(e.env[:len(e.env):len(e.env)], "PACKER_LOG_PATH="+filepath.Join(e.work, step+".log"))
+	cmd.Dir, cmd.Env = e.work, append(env, extraEnv...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	for ext, s := range map[string]string{".stdout": stdout.String(), ".stderr": stderr.String()} {
+		if werr := os.WriteFile(filepath.Join(e.work, step+ext), []byte(s), 0o644); werr != nil {
+			t.Fatal(werr)
+		}
 	}
-	packer := findPacker(t)
-	c := newCreds(t)
-	work := t.TempDir()
-	if k := os.Getenv("SECRETS_KEEP"); k != "" {
-		work = k
+	if err != nil {
+		return fmt.Errorf("packer %s: %w\n%s%s", step, err, stdout.String(), stderr.String())
 	}
+	return nil
+}
+
+// newPackerEnv installs the plugin into a private plugin directory and
+// writes the template; secrets go in PKR_VAR_* variables.
+func newPackerEnv(t *testing.T, c *creds, work, ref, awsURL string) *packerEnv {
+	t.Helper()
+	e := &packerEnv{packer: findPacker(t), work: work}
 	dirs := mkdirs(t, work, "home", "tmp", "plugins", "cache", "out")
-	home, tmp, plugins := dirs[0], dirs[1], dirs[2]
 	bin := os.Getenv("PLUGIN_BIN")
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "packer-plugin-elemental")
 		goBuild(t, "./packer-plugin", bin)
 	}
-	ref, reg := authRegistry(t, c)
-	awsURL, emu, aws := awsGate(t, c)
-	tpl := filepath.Join(work, "secrets.pkr.hcl")
-	if err := os.WriteFile(tpl, []byte(packerTemplate), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, "secrets.pkr.hcl"), []byte(packerTemplate), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := cleanEnv("HOME="+home, "TMPDIR="+tmp, "PACKER_PLUGIN_PATH="+plugins, "PACKER_CACHE_DIR="+filepath.Join(work, "packer-cache"),
-		"CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1", "PACKER_LOG=1", "PACKER_LOG_PATH="+filepath.Join(work, "packer.log"),
+	e.env = cleanEnv("HOME="+dirs[0], "TMPDIR="+dirs[1], "PACKER_PLUGIN_PATH="+dirs[2], "PACKER_CACHE_DIR="+filepath.Join(work, "packer-cache"),
+		"CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1", "PACKER_LOG=1",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_EBS="+awsURL, "AWS_ENDPOINT_URL_S3="+awsURL,
 		"PKR_VAR_source_image="+ref, "PKR_VAR_endpoint="+awsURL, "PKR_VAR_work="+work,
 		"PKR_VAR_registry_password="+c.RegistryPassword, "PKR_VAR_access_key="+c.AccessKey,
 		"PKR_VAR_secret_key="+c.SecretKey, "PKR_VAR_token="+c.SessionToken)
-	run := func(step string, args ...string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, packer, args...)
-		cmd.Dir, cmd.Env = work, env
-		var err error
-		if cmd.Stdout, err = os.Create(filepath.Join(work, step+".stdout")); err != nil {
-			t.Fatal(err)
-		}
-		if cmd.Stderr, err = os.Create(filepath.Join(work, step+".stderr")); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Run(); err != nil {
-			out, _ := os.ReadFile(filepath.Join(work, step+".stdout"))
-			errOut, _ := os.ReadFile(filepath.Join(work, step+".stderr"))
-			return fmt.Errorf("packer %s: %w\n%s%s", step, err, out, errOut)
-		}
-		return nil
-	}
-	if err := run("install", "plugins", "install", "--path", bin, "github.com/elemental-suite/elemental"); err != nil {
+	if err := e.run(t, "install", nil, "plugins", "install", "--path", bin, "github.com/elemental-suite/elemental"); err != nil {
 		t.Fatal(err)
 	}
-	if err := run("build", "build", "-timestamp-ui", tpl); err != nil {
+	return e
+}
+
+// TestPackerBuildLeaksNoSecret runs packer build of elemental-aws with the
+// registry password and AWS keys, then builds that fail on a wrong
+// registry password and a wrong session token, and scans everything the
+// runs left.
+func TestPackerBuildLeaksNoSecret(t *testing.T) {
+	if os.Getenv("PACKER_ACC") == "" {
+		t.Skip("acceptance test: set PACKER_ACC=1 (needs packer: make packer)")
+	}
+	c := newCreds(t)
+	work := t.TempDir()
+	if k := os.Getenv("SECRETS_KEEP"); k != "" {
+		work = k
+	}
+	ref, reg := authRegistry(t, c)
+	awsURL, emu, aws := awsGate(t, c)
+	e := newPackerEnv(t, c, work, ref, awsURL)
+	if err := e.run(t, "build", nil, "build", "-timestamp-ui", "secrets.pkr.hcl"); err != nil {
 		t.Error(err) // the scan below still runs: a failed build must not leak either
 	}
 	checkGate(t, "the registry", reg, false)
@@ -150,9 +169,20 @@ func TestPackerBuildLeaksNoSecret(t *testing.T) {
 	if err != nil || !strings.Contains(string(manifest), `"artifact_id": "us-east-1:ami-`) {
 		t.Errorf("manifest: %v\n%s", err, manifest)
 	}
-	log, err := os.ReadFile(filepath.Join(work, "packer.log"))
+	log, err := os.ReadFile(filepath.Join(work, "build.log"))
 	if err != nil || !strings.Contains(string(log), "packer-plugin-elemental") {
 		t.Errorf("PACKER_LOG file lacks the plugin's log: %v (%d bytes)", err, len(log))
+	}
+	err = e.run(t, "build-badreg", []string{"PKR_VAR_registry_password=" + c.WrongPassword}, "build", "secrets.pkr.hcl")
+	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Errorf("build with a wrong registry password: %v, want UNAUTHORIZED", err)
+	}
+	err = e.run(t, "build-badaws", []string{"PKR_VAR_token=" + c.WrongToken}, "build", "secrets.pkr.hcl")
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("build with a wrong AWS session token: %v, want 403", err)
+	}
+	if res := emu.Resources(); len(res.Images) != 1 || len(res.Snapshots) != 1 {
+		t.Errorf("after the failed builds the AWS emulator holds %+v, want the first AMI only", res)
 	}
 	checkNoLeak(t, c, work)
 }

@@ -127,10 +127,17 @@ type tfEnv struct {
 // <step>.stdout and <step>.stderr; it returns stdout and the exit code.
 func (e *tfEnv) run(t *testing.T, step string, args ...string) (string, int, error) {
 	t.Helper()
+	return e.runWith(t, step, nil, args...)
+}
+
+// runWith is run with extra environment variables (secrets go there, not
+// on the command line, which terraform logs).
+func (e *tfEnv) runWith(t *testing.T, step string, extraEnv []string, args ...string) (string, int, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "terraform", args...)
-	cmd.Dir, cmd.Env = e.work, e.env
+	cmd.Dir, cmd.Env = e.work, append(e.env[:len(e.env):len(e.env)], extraEnv...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -176,7 +183,9 @@ func newTFEnv(t *testing.T, c *creds, work, ref, awsURL string, n *node) *tfEnv 
 }
 
 // TestTerraformLeaksNoSecret plans, applies, refreshes and destroys with
-// every secret injected, then scans all output, logs, plans and state.
+// every secret injected, then fails on purpose with a wrong registry
+// password and a wrong AWS session token, and scans all output, logs,
+// plans, state and disks.
 func TestTerraformLeaksNoSecret(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 (needs terraform 1.11+)")
@@ -195,6 +204,28 @@ func TestTerraformLeaksNoSecret(t *testing.T) {
 	awsURL, emu, aws := awsGate(t, c)
 	e := newTFEnv(t, c, work, ref, awsURL, n)
 
+	tfLifecycle(t, e, c, ref, n)
+	if res := emu.Resources(); !res.Empty() {
+		t.Errorf("after destroy the AWS emulator holds %+v", res)
+	}
+	checkGate(t, "the registry", reg, false)
+	checkGate(t, "the AWS emulator", aws, true)
+	tfFailures(t, e, c)
+	if res := emu.Resources(); !res.Empty() {
+		t.Errorf("after the failures and destroy the AWS emulator holds %+v", res)
+	}
+	for _, f := range []string{"tfplan", "terraform.tfstate", "terraform.tfstate.backup", "terraform.log", "node/calls"} {
+		if !fileExists(filepath.Join(work, f)) {
+			t.Errorf("%s is missing: the scan would miss what it holds", f)
+		}
+	}
+	checkNoLeak(t, c, work)
+}
+
+// tfLifecycle is plan -out, show -json of the plan, apply, show -json,
+// a refreshing plan and destroy, all with the right credentials.
+func tfLifecycle(t *testing.T, e *tfEnv, c *creds, ref string, n *node) {
+	t.Helper()
 	if _, _, err := e.run(t, "plan", "plan", "-out=tfplan"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,21 +236,18 @@ func TestTerraformLeaksNoSecret(t *testing.T) {
 	if _, _, err := e.run(t, "apply", "apply", "tfplan"); err != nil {
 		t.Fatal(err)
 	}
-	if res := emu.Resources(); len(res.Images) != 1 {
-		t.Errorf("after apply the AWS emulator holds images %v, want one AMI", res.Images)
-	}
 	// The disk files go with destroy: scan them now.
-	if disks, _ := filepath.Glob(filepath.Join(work, "out", "*.raw")); len(disks) != 1 {
+	if disks, _ := filepath.Glob(filepath.Join(e.work, "out", "*.raw")); len(disks) != 1 {
 		t.Errorf("disk files %v, want one raw disk", disks)
 	}
-	checkNoLeak(t, c, filepath.Join(work, "out"))
+	checkNoLeak(t, c, filepath.Join(e.work, "out"))
 	repo, _, _ := strings.Cut(ref, ":v1")
 	if calls := n.calls(t); !strings.Contains(calls, "upgrade --system oci:"+repo+"@sha256:") {
 		t.Errorf("the node was not upgraded; toolkit calls:\n%s", calls)
 	}
 	stateJSON, _, err := e.run(t, "show-state", "show", "-json")
-	if err != nil || !strings.Contains(stateJSON, `"elemental_node"`) {
-		t.Errorf("show -json: %v\n%.500s", err, stateJSON)
+	if err != nil || !strings.Contains(stateJSON, `"elemental_node"`) || !strings.Contains(stateJSON, `"ami-`) {
+		t.Errorf("show -json lacks the node or the AMI: %v\n%.500s", err, stateJSON)
 	}
 	// A refresh reads the node (with the provider's key) and the AMI.
 	if _, code, err := e.run(t, "replan", "plan", "-detailed-exitcode"); code != 0 {
@@ -228,15 +256,22 @@ func TestTerraformLeaksNoSecret(t *testing.T) {
 	if _, _, err := e.run(t, "destroy", "destroy", "-auto-approve"); err != nil {
 		t.Error(err)
 	}
-	if res := emu.Resources(); !res.Empty() {
-		t.Errorf("after destroy the AWS emulator holds %+v", res)
+}
+
+// tfFailures runs a plan with a wrong registry password and an apply with
+// a wrong session token: both must fail, saying why, without echoing
+// either value; a destroy with the right credentials then cleans up.
+func tfFailures(t *testing.T, e *tfEnv, c *creds) {
+	t.Helper()
+	_, _, err := e.runWith(t, "plan-badreg", []string{"TF_VAR_registry_password=" + c.WrongPassword}, "plan")
+	if err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+		t.Errorf("plan with a wrong registry password: %v, want a 401 error", err)
 	}
-	checkGate(t, "the registry", reg, false)
-	checkGate(t, "the AWS emulator", aws, true)
-	for _, f := range []string{"tfplan", "terraform.tfstate", "terraform.tfstate.backup", "terraform.log", "node/calls"} {
-		if !fileExists(filepath.Join(work, f)) {
-			t.Errorf("%s is missing: the scan would miss what it holds", f)
-		}
+	_, _, err = e.runWith(t, "apply-badaws", []string{"TF_VAR_aws_session_token=" + c.WrongToken}, "apply", "-auto-approve")
+	if err == nil || !strings.Contains(err.Error(), "AuthFailure") {
+		t.Errorf("apply with a wrong AWS session token: %v, want AuthFailure", err)
 	}
-	checkNoLeak(t, c, work)
+	if _, _, err := e.run(t, "destroy-final", "destroy", "-auto-approve"); err != nil {
+		t.Error(err)
+	}
 }
