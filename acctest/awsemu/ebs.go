@@ -69,9 +69,12 @@ func (e *Emulator) serveEBS(w http.ResponseWriter, r *http.Request, region strin
 		ebsError(w, http.StatusNotFound, "ResourceNotFoundException", "no such EBS direct API route "+r.Method+" "+r.URL.Path)
 		return
 	}
-	if e.count(op, region+r.URL.Path).apply(w, "ebs", ebsError) {
+	f := e.count(op, region+r.URL.Path)
+	if f.apply(w, "ebs", ebsError) {
 		return
 	}
+	w, done := f.intercept(w)
+	defer done()
 	switch op {
 	case "StartSnapshot":
 		e.startSnapshot(w, r, region)

@@ -70,9 +70,12 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request, region strin
 			break
 		}
 	}
-	if e.count(action, key).apply(w, "ec2", writeEC2Error) {
+	flt := e.count(action, key)
+	if flt.apply(w, "ec2", writeEC2Error) {
 		return
 	}
+	w, done := flt.intercept(w)
+	defer done()
 	e.mu.Lock()
 	resp, eerr := h(e, region, f)
 	e.seq++

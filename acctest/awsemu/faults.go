@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"net/http"
+	"net/http/httptest"
 	"time"
 )
 
@@ -19,10 +20,11 @@ const (
 	FaultReset              // the connection is closed without a reply
 	FaultSlow               // the reply is delayed by Faults.SlowDelay, then served
 	FaultFatal              // HTTP 400 with a non-retryable error (e.g. UnauthorizedOperation)
+	FaultLost               // the request is carried out, then the connection is closed without the reply
 	faultKindsCount
 )
 
-var faultNames = [...]string{"unknown", "500", "503", "throttle", "reset", "slow", "fatal"}
+var faultNames = [...]string{"unknown", "500", "503", "throttle", "reset", "slow", "fatal", "lost"}
 
 func (k FaultKind) String() string {
 	if k < 0 || k >= faultKindsCount {
@@ -37,12 +39,16 @@ func (k FaultKind) String() string {
 // operation, the resource the request names and how many times that
 // resource was asked for, so a run is reproducible whatever the order in
 // which concurrent requests arrive. Faults are decided before the request
-// is processed, so a failed request never changes the state.
+// is processed, so a failed request never changes the state, except
+// FaultLost, which models a reply lost on the way back.
 type Faults struct {
 	Rate      map[string]float64 // operation name (e.g. "PutSnapshotBlock", "RegisterImage", "UploadPart") or "*" → share of requests that fail
 	Kinds     []FaultKind        // kinds to pick from; empty means 500, 503, throttle and reset
 	Seed      uint64
 	SlowDelay time.Duration // for FaultSlow; 0 means 200ms
+	// First makes the first First[op] requests of an operation fail
+	// with Kinds[0], before Rate is consulted.
+	First map[string]int
 }
 
 type fault struct {
@@ -53,6 +59,7 @@ type fault struct {
 type faultInjector struct {
 	cfg  Faults
 	seen map[string]uint64
+	ops  map[string]int // requests per operation, for First
 }
 
 func newFaultInjector(f Faults) *faultInjector {
@@ -62,12 +69,15 @@ func newFaultInjector(f Faults) *faultInjector {
 	if f.SlowDelay <= 0 {
 		f.SlowDelay = 200 * time.Millisecond
 	}
-	return &faultInjector{cfg: f, seen: map[string]uint64{}}
+	return &faultInjector{cfg: f, seen: map[string]uint64{}, ops: map[string]int{}}
 }
 
 // decide picks the fault for the n-th request of op on key. Callers hold
 // the emulator lock.
 func (fi *faultInjector) decide(op, key string) fault {
+	if fi.ops[op]++; fi.ops[op] <= fi.cfg.First[op] {
+		return fault{kind: fi.cfg.Kinds[0], delay: fi.cfg.SlowDelay}
+	}
 	rate, ok := fi.cfg.Rate[op]
 	if !ok {
 		rate = fi.cfg.Rate["*"]
@@ -132,10 +142,21 @@ func (f fault) apply(w http.ResponseWriter, service string, writeErr errorWriter
 	case FaultSlow:
 		time.Sleep(f.delay)
 		return false
-	default:
+	default: // FaultLost too: see intercept
 		return false
 	}
 	return true
+}
+
+// intercept returns the writer the handler must use and a func to call
+// once it is done. For FaultLost the handler's reply goes nowhere and the
+// connection is then closed, so the request takes effect but the client
+// never learns it.
+func (f fault) intercept(w http.ResponseWriter) (http.ResponseWriter, func()) {
+	if f.kind != FaultLost {
+		return w, func() {}
+	}
+	return httptest.NewRecorder(), func() { reset(w) }
 }
 
 // reset closes the client connection without a reply.

@@ -86,7 +86,10 @@ func s3Op(r *http.Request, key string) string {
 		}
 		return "HeadObject"
 	case http.MethodGet:
-		if key == "" {
+		switch {
+		case key == "" && uploads:
+			return "ListMultipartUploads"
+		case key == "":
 			return "ListObjectsV2"
 		}
 		return "GetObject"
@@ -98,9 +101,12 @@ func s3Op(r *http.Request, key string) string {
 func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 	bucket, key := bucketKey(r)
 	op := s3Op(r, key)
-	if e.count(op, bucket+"/"+key+"?"+r.URL.Query().Get("partNumber")).apply(w, "s3", s3Error) {
+	f := e.count(op, bucket+"/"+key+"?"+r.URL.Query().Get("partNumber"))
+	if f.apply(w, "s3", s3Error) {
 		return
 	}
+	w, done := f.intercept(w)
+	defer done()
 	if bucket == "" {
 		s3Error(w, http.StatusBadRequest, "InvalidBucketName", "bucket name is required")
 		return
@@ -147,6 +153,8 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 		w.WriteHeader(http.StatusNoContent)
 	case "ListObjectsV2":
 		e.listObjects(w, bucket, r.URL.Query().Get("prefix"))
+	case "ListMultipartUploads":
+		e.listUploads(w, bucket, r.URL.Query().Get("prefix"))
 	default:
 		e.serveMultipart(w, r, op, bucket, key, body)
 	}
@@ -173,6 +181,33 @@ func (e *Emulator) listObjects(w http.ResponseWriter, bucket, prefix string) {
 	}
 	sort.Slice(res.Contents, func(a, b int) bool { return res.Contents[a].Key < res.Contents[b].Key })
 	res.KeyCount = len(res.Contents)
+	writeS3XML(w, res)
+}
+
+// listUploads answers ListMultipartUploads (one page: every upload of
+// the bucket whose key starts with prefix). Callers hold e.mu.
+func (e *Emulator) listUploads(w http.ResponseWriter, bucket, prefix string) {
+	type upload struct {
+		Key      string `xml:"Key"`
+		UploadID string `xml:"UploadId"`
+	}
+	type result struct {
+		XMLName     xml.Name `xml:"ListMultipartUploadsResult"`
+		Bucket      string   `xml:"Bucket"`
+		Prefix      string   `xml:"Prefix"`
+		MaxUploads  int      `xml:"MaxUploads"`
+		IsTruncated bool     `xml:"IsTruncated"`
+		Uploads     []upload `xml:"Upload"`
+	}
+	res := result{Bucket: bucket, Prefix: prefix, MaxUploads: 1000}
+	for id, up := range e.uploads {
+		if up.bucket == bucket && strings.HasPrefix(up.key, prefix) {
+			res.Uploads = append(res.Uploads, upload{up.key, id})
+		}
+	}
+	sort.Slice(res.Uploads, func(a, b int) bool {
+		return res.Uploads[a].Key+"\x00"+res.Uploads[a].UploadID < res.Uploads[b].Key+"\x00"+res.Uploads[b].UploadID
+	})
 	writeS3XML(w, res)
 }
 

@@ -25,7 +25,7 @@ const (
 // resource is one thing Publish created and must delete on failure.
 type resource struct {
 	kind, region, id string
-	bucket, key      string // for S3 kinds; id is the upload id
+	bucket, key      string // for S3 kinds; id is the key
 }
 
 // record is what a publish created, in creation order.
@@ -76,7 +76,7 @@ func (p *publisher) cleanup(ctx context.Context) error {
 				rec = append(rec, resource{kind: kindSnapshot, region: r.region, id: snap})
 			}
 		case kindUpload:
-			_, err = s3c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &r.bucket, Key: &r.key, UploadId: &r.id})
+			err = abortUploads(ctx, s3c, r.bucket, r.key)
 		case kindObject:
 			_, err = s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &r.bucket, Key: &r.key})
 		}

@@ -65,6 +65,10 @@ func (p *publisher) uploadObject(ctx context.Context, f *os.File, size int64, bu
 	for k, v := range p.spec.snapshotTags(p.run) {
 		tags.Set(k, v)
 	}
+	// Tracked by key before it exists: a CreateMultipartUpload whose reply
+	// was lost (and the SDK's retries of it) leaves uploads whose ids
+	// only ListMultipartUploads can tell.
+	p.track(resource{kind: kindUpload, region: p.spec.Region, id: key, bucket: bucket, key: key})
 	cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: &bucket, Key: &key, Tagging: aws.String(tags.Encode()),
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
@@ -73,7 +77,6 @@ func (p *publisher) uploadObject(ctx context.Context, f *os.File, size int64, bu
 		return fmt.Errorf("starting upload to s3://%s/%s: %w", bucket, key, err)
 	}
 	id := aws.ToString(cr.UploadId)
-	p.track(resource{kind: kindUpload, region: p.spec.Region, id: id, bucket: bucket, key: key})
 	parts, err := p.uploadParts(ctx, c, f, size, bucket, key, id)
 	if err != nil {
 		return err
@@ -83,8 +86,13 @@ func (p *publisher) uploadObject(ctx context.Context, f *os.File, size int64, bu
 	}); err != nil {
 		return fmt.Errorf("completing upload to s3://%s/%s: %w", bucket, key, err)
 	}
+	// Uploads of the key besides the completed one were started by
+	// requests whose replies were lost.
+	if err := abortUploads(ctx, c, bucket, key); err != nil {
+		return err
+	}
+	p.forget(kindUpload, key)
 	p.track(resource{kind: kindObject, region: p.spec.Region, id: key, bucket: bucket, key: key})
-	p.forget(kindUpload, id)
 	p.mu.Lock()
 	p.res.BytesUploaded += size
 	p.mu.Unlock()
@@ -137,6 +145,30 @@ func (p *publisher) uploadParts(ctx context.Context, c *s3.Client, f *os.File, s
 	}
 	sort.Slice(parts, func(a, b int) bool { return *parts[a].PartNumber < *parts[b].PartNumber })
 	return parts, nil
+}
+
+// abortUploads aborts every unfinished multipart upload of key. The key
+// holds the run id, so no other publish shares it.
+func abortUploads(ctx context.Context, c *s3.Client, bucket, key string) error {
+	in := &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: &key}
+	for {
+		out, err := c.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return fmt.Errorf("listing multipart uploads of s3://%s/%s: %w", bucket, key, err)
+		}
+		for _, u := range out.Uploads {
+			if aws.ToString(u.Key) != key {
+				continue
+			}
+			if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: u.UploadId}); err != nil && !notFound(err) {
+				return fmt.Errorf("aborting multipart upload %s of s3://%s/%s: %w", aws.ToString(u.UploadId), bucket, key, err)
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
 }
 
 // importSnapshot runs ImportSnapshot on the object and waits for the
