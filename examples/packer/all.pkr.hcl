@@ -67,7 +67,23 @@ source "elemental-aws" "ami" {
   region       = var.region
   ami_name     = local.basename
   tags = {
-    SourceDigest = data.elemental-derivative.os.digest
+    Name = local.basename
+  }
+  # packer-plugin-amazon's block forms of tags and snapshot_tags: merged
+  # into the maps, and generated from a collection with a dynamic block.
+  tag {
+    key   = "SourceDigest"
+    value = data.elemental-derivative.os.digest
+  }
+  dynamic "snapshot_tag" {
+    for_each = {
+      OSVersion = data.elemental-derivative.os.os_version
+      Builder   = "packer"
+    }
+    content {
+      key   = snapshot_tag.key
+      value = snapshot_tag.value
+    }
   }
 }
 

@@ -2,6 +2,7 @@ package acceptance_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,6 +12,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
 	"github.com/elemental-suite/elemental/acctest/gcpemu"
@@ -124,6 +131,7 @@ func TestBuildAllFromOneDerivative(t *testing.T) {
 	}
 	blocks, _ := aws.SnapshotBlocks(res.Snapshots[0])
 	checkSnapshot(t, disk, blocks)
+	checkTags(t, envv, res.Images[0], res.Snapshots[0], name, e.derivVer)
 
 	// GCP: the image's disk.raw equals the disk (padded to a GiB).
 	_, archive, err := gcp.Image("test-project", name)
@@ -214,4 +222,58 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("interrupted build left work directories %v", left)
 	}
+}
+
+// checkTags reads the tags of the AMI and its snapshot back from the AWS
+// emulator: all.pkr.hcl sets them with a `tags` map, a `tag` block and a
+// dynamic `snapshot_tag` block, beside the builder's provenance tags.
+func checkTags(t *testing.T, envv []string, ami, snap, name, version string) {
+	t.Helper()
+	amiTags, snapTags := ec2Tags(t, envv, ami), ec2Tags(t, envv, snap)
+	digest := amiTags["elemental:source-digest"]
+	if !strings.HasPrefix(digest, "sha256:") {
+		t.Fatalf("AMI %s lacks the provenance tag elemental:source-digest: %v", ami, amiTags)
+	}
+	wantAMI := map[string]string{"Name": name, "SourceDigest": digest}
+	wantSnap := map[string]string{"OSVersion": version, "Builder": "packer"}
+	for _, c := range []struct {
+		id        string
+		got, want map[string]string
+	}{{ami, amiTags, wantAMI}, {snap, snapTags, wantSnap}} {
+		user := map[string]string{}
+		for k, v := range c.got {
+			if !strings.HasPrefix(k, "elemental:") {
+				user[k] = v
+			}
+		}
+		if diff := cmp.Diff(c.want, user); diff != "" {
+			t.Errorf("tags of %s besides the provenance tags (-want +got):\n%s", c.id, diff)
+		}
+	}
+}
+
+// ec2Tags returns the tags of a resource, through the EC2 API of the
+// emulator that envv points at.
+func ec2Tags(t *testing.T, envv []string, id string) map[string]string {
+	t.Helper()
+	var endpoint string
+	for _, kv := range envv {
+		if v, ok := strings.CutPrefix(kv, "AWS_ENDPOINT_URL_EC2="); ok {
+			endpoint = v
+		}
+	}
+	cfg := awssdk.Config{Region: "us-east-1", BaseEndpoint: awssdk.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMULATOR", "emulator", "")}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := ec2.NewFromConfig(cfg).DescribeTags(ctx, &ec2.DescribeTagsInput{
+		Filters: []ec2types.Filter{{Name: awssdk.String("resource-id"), Values: []string{id}}}})
+	if err != nil {
+		t.Fatalf("DescribeTags %s: %v", id, err)
+	}
+	tags := map[string]string{}
+	for _, d := range out.Tags {
+		tags[awssdk.ToString(d.Key)] = awssdk.ToString(d.Value)
+	}
+	return tags
 }

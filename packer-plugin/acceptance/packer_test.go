@@ -124,10 +124,17 @@ func (e *env) example(name string) string {
 	return filepath.Join(e.root, "examples", "packer", name)
 }
 
-// packer runs packer with args in dir and returns its output.
+// run runs packer with args in dir and returns its output, giving up
+// after 3 minutes.
 func (e *env) run(t *testing.T, dir string, extraEnv []string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	return e.runWithin(t, 3*time.Minute, dir, extraEnv, args...)
+}
+
+// runWithin is run with its own time limit.
+func (e *env) runWithin(t *testing.T, limit time.Duration, dir string, extraEnv []string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.packer, args...)
 	cmd.Dir = dir

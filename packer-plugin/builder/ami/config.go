@@ -36,11 +36,25 @@ type Config struct {
 	SnapshotUsers []string `mapstructure:"snapshot_users" required:"false"`
 	// Groups allowed to create volumes from the snapshots (`all`).
 	SnapshotGroups []string `mapstructure:"snapshot_groups" required:"false"`
-	// Tags on the AMIs. The source digest, generation and suite version are
-	// added as provenance tags.
+	// Key/value tags on the AMIs. The source, its digest, the generation
+	// and the kernel version are added as `elemental:*` provenance tags.
+	// At most 45 tags (AWS allows 50 per resource; the build adds 5); keys
+	// up to 128 characters and not starting with `aws:`, values up to 256.
 	Tags map[string]string `mapstructure:"tags" required:"false"`
-	// Tags on the snapshots.
+	// Same as [`tags`](#tags) but as a repeatable block with a `key` and a
+	// `value` field, as in packer-plugin-amazon; in HCL2 a
+	// [`dynamic` block](/packer/docs/templates/hcl_templates/expressions#dynamic-blocks)
+	// builds them from a collection. The blocks are merged into `tags`: a
+	// block's value wins over the map's for the same key (a warning says
+	// so), and a later block over an earlier one.
+	Tag config.KeyValues `mapstructure:"tag" required:"false"`
+	// Key/value tags on the snapshots, with the limits of `tags`; the
+	// provenance tags are added here too.
 	SnapshotTags map[string]string `mapstructure:"snapshot_tags" required:"false"`
+	// Same as [`snapshot_tags`](#snapshot_tags) but as a repeatable block
+	// with a `key` and a `value` field, merged into `snapshot_tags` as `tag`
+	// blocks are into `tags`.
+	SnapshotTag config.KeyValues `mapstructure:"snapshot_tag" required:"false"`
 	// Encrypt the snapshots (copies in other regions too). Default false.
 	EncryptBoot bool `mapstructure:"encrypt_boot" required:"false"`
 	// KMS key ID, alias or ARN for encrypt_boot (default: the account's

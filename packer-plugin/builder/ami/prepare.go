@@ -38,9 +38,11 @@ func (c *Config) prepare(raws ...any) (prepared, []string, error) {
 	errs = append(errs, diskbuild.Validate(disk, nil)...)
 	disk.OutputDir = ""
 	errs = append(errs, c.AccessConfig.validate()...)
+	tagWarns, tagErrs := c.mergeTags()
+	errs = append(errs, tagErrs...)
 	spec, amiErrs := c.amiSpec()
 	errs = append(errs, amiErrs...)
-	warns := c.Config.Warnings()
+	warns := append(c.Config.Warnings(), tagWarns...)
 	if slices.Contains(c.AMIGroups, "all") {
 		warns = append(warns, "ami_groups contains all: the AMI will be public")
 	}
