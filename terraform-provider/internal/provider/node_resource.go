@@ -78,6 +78,9 @@ func (r *nodeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			plan.BootID, plan.ActiveSource = types.StringUnknown(), types.StringUnknown()
 			plan.PassiveDigests = types.ListUnknown(types.StringType)
 		}
+		if state.Generation.IsNull() { // just imported: the apply reads it
+			plan.Generation = types.StringUnknown()
+		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -182,7 +185,8 @@ func (r *nodeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if m.Host.IsNull() { // just imported by host
+	imported := m.Host.IsNull() // just imported by host
+	if imported {
 		m.Host = m.ID
 	}
 	timeout, diags := m.Timeouts.Read(ctx, DefaultNodeReadTimeout)
@@ -194,6 +198,9 @@ func (r *nodeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	case errors.Is(err, node.ErrHostKey):
 		resp.Diagnostics.AddError("Node host key verification failed", err.Error())
 		return
+	case err != nil && imported && m.SSH == nil:
+		resp.Diagnostics.AddWarning("Imported node not read yet",
+			fmt.Sprintf("%s was imported without SSH settings, so it is read by the next apply, with the configuration's ssh block: %v", m.Host.ValueString(), err))
 	case err != nil:
 		resp.Diagnostics.AddWarning("Node not reachable: keeping the last known state",
 			fmt.Sprintf("Could not read %s within %s, so its state was not refreshed: %v", m.Host.ValueString(), timeout, err))

@@ -52,6 +52,7 @@ func TestAccNodeSSHD(t *testing.T) {
 	cfg := nodeConfig(s, repo+":stable", keyFile, s.HostKeyLine())
 	addr := "elemental_node.n"
 	var digestA string
+	var calls int
 	resource.Test(t, resource.TestCase{
 		TerraformVersionChecks:   versionChecks,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -100,6 +101,29 @@ func TestAccNodeSSHD(t *testing.T) {
 					a := st.RootModule().Resources[addr].Primary.Attributes
 					if a["digest"] == digestA || a["active_digest"] != a["digest"] || a["passive_digests.0"] != "sha256:old" {
 						return fmt.Errorf("after moving the tag: digest %s active %s passive %s", a["digest"], a["active_digest"], a["passive_digests.0"])
+					}
+					return nil
+				},
+			},
+			{ // forget the node (it keeps running), then import it by host
+				Config: "removed {\n  from = elemental_node.n\n  lifecycle {\n    destroy = false\n  }\n}\n",
+				Check: func(*terraform.State) error {
+					calls = strings.Count(s.Calls(t), "upgrade ")
+					return nil
+				},
+			},
+			{ // the apply after the import fills in the state without upgrading
+				Config: "import {\n  to = elemental_node.n\n  id = \"127.0.0.1\"\n}\n" + cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+				Check: func(st *terraform.State) error {
+					a := st.RootModule().Resources[addr].Primary.Attributes
+					if a["id"] != "127.0.0.1" || a["active_digest"] != a["digest"] || a["passive_digests.0"] != "sha256:old" {
+						return fmt.Errorf("after import: id %s digest %s active %s passive %s", a["id"], a["digest"], a["active_digest"], a["passive_digests.0"])
+					}
+					if n := strings.Count(s.Calls(t), "upgrade "); n != calls {
+						return fmt.Errorf("the import ran elemental upgrade (%d calls, %d before)", n, calls)
 					}
 					return nil
 				},
