@@ -37,6 +37,7 @@ type creds struct {
 	SSHPassword      string
 	WrongPassword    string // a registry password the registry refuses
 	WrongToken       string // a session token the AWS gate refuses
+	GCP              *gcpCreds
 }
 
 // newCreds makes fresh values, each with a prefix naming it so a finding
@@ -95,6 +96,9 @@ func (c *creds) list() []secret {
 		{name: "SSH password", value: c.SSHPassword},
 		{name: "wrong registry password", value: c.WrongPassword},
 		{name: "wrong AWS session token", value: c.WrongToken},
+		{name: "GCP credentials JSON", value: c.GCP.JSON},
+		{name: "GCP service account private key", value: c.GCP.PrivateKey},
+		{name: "GCP access token", value: c.GCP.AccessToken},
 	}
 }
 
@@ -102,6 +106,7 @@ func (c *creds) list() []secret {
 // the others, proving the front ends really used the injected secrets.
 type gate struct {
 	ok, refused atomic.Int64
+	tokens      atomic.Int64 // access tokens issued (GCP)
 }
 
 // authRegistry serves an in-memory registry that demands basic auth with
@@ -160,6 +165,7 @@ func checkGate(t *testing.T, what string, g *gate, strict bool) {
 	if strict && g.refused.Load() != 0 {
 		t.Errorf("%s refused %d requests without the injected credentials", what, g.refused.Load())
 	}
+	t.Logf("%s: %d requests with the credentials, %d without, %d access tokens issued", what, g.ok.Load(), g.refused.Load(), g.tokens.Load())
 }
 
 // cleanEnv is the environment without cloud, Packer or Terraform settings

@@ -38,6 +38,11 @@ variable "secret_key" {
   type      = string
   sensitive = true
 }
+variable "gcp_endpoint" { type = string }
+variable "gcp_credentials" {
+  type      = string
+  sensitive = true
+}
 variable "token" {
   type      = string
   sensitive = true
@@ -58,8 +63,22 @@ source "elemental-aws" "ami" {
   ami_name            = "elemental-secrets-{{timestamp}}"
 }
 
+source "elemental-gcp" "image" {
+  source_image      = var.source_image
+  registry_username = "` + registryUser + `"
+  registry_password = var.registry_password
+  registry_insecure = true
+  cache_dir         = "${var.work}/cache"
+  project_id        = "` + gcpProject + `"
+  bucket            = "` + gcpBucket + `"
+  image_name        = "elemental-secrets"
+  credentials_json  = var.gcp_credentials
+  compute_endpoint  = "${var.gcp_endpoint}/compute/v1/"
+  storage_endpoint  = "${var.gcp_endpoint}/storage/v1/"
+}
+
 build {
-  sources = ["source.elemental-aws.ami"]
+  sources = ["source.elemental-aws.ami", "source.elemental-gcp.image"]
 
   post-processor "manifest" {
     output = "${var.work}/out/manifest.json"
@@ -117,7 +136,7 @@ func (e *packerEnv) run(t *testing.T, step string, extraEnv []string, args ...st
 
 // newPackerEnv installs the plugin into a private plugin directory and
 // writes the template; secrets go in PKR_VAR_* variables.
-func newPackerEnv(t *testing.T, c *creds, work, ref, awsURL string) *packerEnv {
+func newPackerEnv(t *testing.T, c *creds, work, ref, awsURL, gcpURL string) *packerEnv {
 	t.Helper()
 	e := &packerEnv{packer: findPacker(t), work: work}
 	dirs := mkdirs(t, work, "home", "tmp", "plugins", "cache", "out")
@@ -134,7 +153,8 @@ func newPackerEnv(t *testing.T, c *creds, work, ref, awsURL string) *packerEnv {
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_EBS="+awsURL, "AWS_ENDPOINT_URL_S3="+awsURL,
 		"PKR_VAR_source_image="+ref, "PKR_VAR_endpoint="+awsURL, "PKR_VAR_work="+work,
 		"PKR_VAR_registry_password="+c.RegistryPassword, "PKR_VAR_access_key="+c.AccessKey,
-		"PKR_VAR_secret_key="+c.SecretKey, "PKR_VAR_token="+c.SessionToken)
+		"PKR_VAR_secret_key="+c.SecretKey, "PKR_VAR_token="+c.SessionToken,
+		"PKR_VAR_gcp_endpoint="+gcpURL, "PKR_VAR_gcp_credentials="+c.GCP.JSON)
 	if err := e.run(t, "install", nil, "plugins", "install", "--path", bin, "github.com/elemental-suite/elemental"); err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +176,18 @@ func TestPackerBuildLeaksNoSecret(t *testing.T) {
 	}
 	ref, reg := authRegistry(t, c)
 	awsURL, emu, aws := awsGate(t, c)
-	e := newPackerEnv(t, c, work, ref, awsURL)
+	gcpURL, gcpCreds, gcp, gcpCount := gcpGate(t)
+	c.GCP = gcpCreds
+	e := newPackerEnv(t, c, work, ref, awsURL, gcpURL)
 	if err := e.run(t, "build", nil, "build", "-timestamp-ui", "secrets.pkr.hcl"); err != nil {
 		t.Error(err) // the scan below still runs: a failed build must not leak either
 	}
 	checkGate(t, "the registry", reg, false)
 	checkGate(t, "the AWS emulator", aws, true)
+	checkGate(t, "the GCP emulator", gcpCount, true)
+	if _, _, err := gcp.Image(gcpProject, "elemental-secrets"); err != nil {
+		t.Errorf("GCE image: %v", err)
+	}
 	if res := emu.Resources(); len(res.Images) != 1 {
 		t.Errorf("AWS emulator holds images %v, want one AMI", res.Images)
 	}
@@ -177,7 +203,7 @@ func TestPackerBuildLeaksNoSecret(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
 		t.Errorf("build with a wrong registry password: %v, want UNAUTHORIZED", err)
 	}
-	err = e.run(t, "build-badaws", []string{"PKR_VAR_token=" + c.WrongToken}, "build", "secrets.pkr.hcl")
+	err = e.run(t, "build-badaws", []string{"PKR_VAR_token=" + c.WrongToken}, "build", "-only=elemental-aws.ami", "secrets.pkr.hcl")
 	if err == nil || !strings.Contains(err.Error(), "403") {
 		t.Errorf("build with a wrong AWS session token: %v, want 403", err)
 	}

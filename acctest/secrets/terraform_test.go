@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/elemental-suite/elemental/acctest/gcpemu"
 )
 
 // terraformConfig reads the derivative, builds and publishes it as an AMI
@@ -55,6 +57,12 @@ variable "ssh_private_key" {
   sensitive = true
   ephemeral = true
 }
+variable "gcp_endpoint" { type = string }
+variable "gcp_credentials" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
 variable "ssh_password" {
   type      = string
   sensitive = true
@@ -79,6 +87,14 @@ provider "elemental" {
       s3  = var.aws_endpoint
     }
   }
+  gcp {
+    project     = "` + gcpProject + `"
+    credentials = var.gcp_credentials
+    endpoints {
+      compute = var.gcp_endpoint
+      storage = var.gcp_endpoint
+    }
+  }
   ssh {
     private_key = var.ssh_private_key
   }
@@ -97,6 +113,10 @@ resource "elemental_image" "img" {
   aws {
     name    = "elemental-secrets"
     regions = ["us-east-1"]
+  }
+  gcp {
+    bucket     = "` + gcpBucket + `"
+    image_name = "elemental-secrets"
   }
 }
 
@@ -158,7 +178,7 @@ func (e *tfEnv) runWith(t *testing.T, step string, extraEnv []string, args ...st
 
 // newTFEnv builds the provider, writes a CLI config whose dev_overrides
 // point at it, and the configuration with its variables.
-func newTFEnv(t *testing.T, c *creds, work, ref, awsURL string, n *node) *tfEnv {
+func newTFEnv(t *testing.T, c *creds, work, ref, awsURL, gcpURL string, n *node) *tfEnv {
 	t.Helper()
 	dirs := mkdirs(t, work, "home", "tmp", "providers", "out", "cache")
 	home, tmp, providers := dirs[0], dirs[1], dirs[2]
@@ -178,7 +198,8 @@ func newTFEnv(t *testing.T, c *creds, work, ref, awsURL string, n *node) *tfEnv 
 		fmt.Sprintf("TF_VAR_ssh_port=%d", n.port), "TF_VAR_ssh_user="+n.user, "TF_VAR_host_key="+n.hostKey,
 		"TF_VAR_registry_password="+c.RegistryPassword, "TF_VAR_aws_access_key="+c.AccessKey,
 		"TF_VAR_aws_secret_key="+c.SecretKey, "TF_VAR_aws_session_token="+c.SessionToken,
-		"TF_VAR_ssh_private_key="+string(c.SSHKey), "TF_VAR_ssh_password="+c.SSHPassword)
+		"TF_VAR_ssh_private_key="+string(c.SSHKey), "TF_VAR_ssh_password="+c.SSHPassword,
+		"TF_VAR_gcp_endpoint="+gcpURL, "TF_VAR_gcp_credentials="+c.GCP.JSON)
 	return &tfEnv{work: work, env: env}
 }
 
@@ -202,14 +223,20 @@ func TestTerraformLeaksNoSecret(t *testing.T) {
 	n := startNode(t, nodeDir, c.SSHSigner)
 	ref, reg := authRegistry(t, c)
 	awsURL, emu, aws := awsGate(t, c)
-	e := newTFEnv(t, c, work, ref, awsURL, n)
+	gcpURL, gcpCreds, gcp, gcpCount := gcpGate(t)
+	c.GCP = gcpCreds
+	e := newTFEnv(t, c, work, ref, awsURL, gcpURL, n)
 
-	tfLifecycle(t, e, c, ref, n)
+	tfLifecycle(t, e, c, ref, n, gcp)
 	if res := emu.Resources(); !res.Empty() {
 		t.Errorf("after destroy the AWS emulator holds %+v", res)
 	}
 	checkGate(t, "the registry", reg, false)
 	checkGate(t, "the AWS emulator", aws, true)
+	checkGate(t, "the GCP emulator", gcpCount, true)
+	if imgs := gcp.Images(gcpProject); len(imgs) != 0 {
+		t.Errorf("after destroy %d GCE images are left", len(imgs))
+	}
 	tfFailures(t, e, c)
 	if res := emu.Resources(); !res.Empty() {
 		t.Errorf("after the failures and destroy the AWS emulator holds %+v", res)
@@ -224,7 +251,7 @@ func TestTerraformLeaksNoSecret(t *testing.T) {
 
 // tfLifecycle is plan -out, show -json of the plan, apply, show -json,
 // a refreshing plan and destroy, all with the right credentials.
-func tfLifecycle(t *testing.T, e *tfEnv, c *creds, ref string, n *node) {
+func tfLifecycle(t *testing.T, e *tfEnv, c *creds, ref string, n *node, gcp *gcpemu.Emulator) {
 	t.Helper()
 	if _, _, err := e.run(t, "plan", "plan", "-out=tfplan"); err != nil {
 		t.Fatal(err)
@@ -235,6 +262,9 @@ func tfLifecycle(t *testing.T, e *tfEnv, c *creds, ref string, n *node) {
 	}
 	if _, _, err := e.run(t, "apply", "apply", "tfplan"); err != nil {
 		t.Fatal(err)
+	}
+	if imgs := gcp.Images(gcpProject); len(imgs) != 1 {
+		t.Errorf("after apply the GCP emulator holds %d images, want 1", len(imgs))
 	}
 	// The disk files go with destroy: scan them now.
 	if disks, _ := filepath.Glob(filepath.Join(e.work, "out", "*.raw")); len(disks) != 1 {
