@@ -62,8 +62,12 @@ func TestSourceVerification(t *testing.T) {
 	}{
 		{"valid", func(t *testing.T, attach func(...cosigntest.Signature), d v1.Hash) { attach(key.SignDigest(t, "x", d)) }, nil},
 		{"unsigned", nil, cosign.ErrNoSignature},
-		{"another key", func(t *testing.T, attach func(...cosigntest.Signature), d v1.Hash) { attach(other.SignDigest(t, "x", d)) }, cosign.ErrBadSignature},
-		{"another digest", func(t *testing.T, attach func(...cosigntest.Signature), d v1.Hash) { attach(key.SignDigest(t, "x", otherDigest)) }, cosign.ErrDigestMismatch},
+		{"another key", func(t *testing.T, attach func(...cosigntest.Signature), d v1.Hash) {
+			attach(other.SignDigest(t, "x", d))
+		}, cosign.ErrBadSignature},
+		{"another digest", func(t *testing.T, attach func(...cosigntest.Signature), d v1.Hash) {
+			attach(key.SignDigest(t, "x", otherDigest))
+		}, cosign.ErrDigestMismatch},
 		{"tampered payload", func(t *testing.T, attach func(...cosigntest.Signature), d v1.Hash) {
 			s := key.SignDigest(t, "x", otherDigest)
 			s.Payload = []byte(strings.Replace(string(s.Payload), otherDigest.String(), d.String(), 1))
