@@ -1,6 +1,7 @@
 package squashfs_test
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -62,6 +63,13 @@ func TestGRUBReadsVariedData(t *testing.T) {
 	for i := range 60 {
 		data = append(data, variedData(i)...)
 	}
+	// A random period repeated: every match of a block is at the same
+	// distance, so encoders emit the one-code distance table GRUB refuses
+	// (the standard library at level 6 as much as klauspost/compress).
+	for i, p := range []int{3, 1000, 250, 7} {
+		period := randomBytes(p, uint64(100+i))
+		data = append(data, bytes.Repeat(period, 300_000/p)...)
+	}
 	es := []testEntry{file("varied", 0o644, data)}
 	local := filepath.Join(t.TempDir(), "varied")
 	if err := os.WriteFile(local, data, 0o644); err != nil {
@@ -72,6 +80,7 @@ func TestGRUBReadsVariedData(t *testing.T) {
 		opts squashfs.Options
 	}{
 		{name: "gzip 64K", opts: squashfs.Options{Compression: squashfs.Gzip, BlockSize: 64 << 10}},
+		{name: "gzip 1M", opts: squashfs.Options{Compression: squashfs.Gzip, BlockSize: 1 << 20}},
 		{name: "xz 64K", opts: squashfs.Options{Compression: squashfs.XZ, BlockSize: 64 << 10}},
 		{name: "xz 1M", opts: squashfs.Options{Compression: squashfs.XZ, BlockSize: 1 << 20}},
 	} {
