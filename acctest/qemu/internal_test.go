@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +99,56 @@ func TestCreateOverlayGrows(t *testing.T) {
 	}{"qcow2", 8 << 20, base, "raw"}
 	if diff := cmp.Diff(want, info); diff != "" {
 		t.Errorf("overlay (-want +got):\n%s", diff)
+	}
+}
+
+func TestMenuPresser(t *testing.T) {
+	const (
+		header = "\x1b[02;24HGNU GRUB  version 2.06-13+deb12u2\r\n"
+		tick10 = "\x1b[05;78H\x1b[48;01H   The highlighted entry will be executed automatically in 10s.   "
+		tick9  = "\x1b[05;78H\x1b[48;01H   The highlighted entry will be executed automatically in 9s.    "
+	)
+	tests := []struct {
+		name   string
+		off    bool
+		writes []string
+		want   int
+	}{
+		{name: "presses at the countdown", writes: []string{header, tick10}, want: 1},
+		{name: "once per menu", writes: []string{header, tick10, tick9, tick9}, want: 1},
+		{name: "countdown split across writes", writes: []string{header, tick10[:40], tick10[40:70], tick10[70:]}, want: 1},
+		{name: "no countdown no press", writes: []string{header, "Press enter to boot the selected OS\r\n"}, want: 0},
+		{name: "every menu of a reboot", writes: []string{header, tick10, "Linux version 6.1\r\n", header, tick10}, want: 2},
+		{name: "off", off: true, writes: []string{header, tick10, tick9}, want: 0},
+		{name: "long output between menus", writes: []string{header, tick10, strings.Repeat("x", 4096), tick9, header, tick9}, want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pressed := 0
+			m := newMenuPresser(!tt.off, func() { pressed++ })
+			for _, w := range tt.writes {
+				if n, err := m.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(w))
+				}
+			}
+			if pressed != tt.want || m.count() != tt.want {
+				t.Errorf("pressed %d times (count %d), want %d", pressed, m.count(), tt.want)
+			}
+		})
+	}
+}
+
+func TestMenuPresserSwitch(t *testing.T) {
+	pressed := 0
+	m := newMenuPresser(true, func() { pressed++ })
+	m.set(false)
+	m.Write([]byte("GNU GRUB  version 2.06\nexecuted automatically in 10s."))
+	if pressed != 0 {
+		t.Fatalf("pressed %d times while off", pressed)
+	}
+	m.set(true)
+	m.Write([]byte("executed automatically in 9s."))
+	if pressed != 1 {
+		t.Errorf("pressed %d times after switching on during the countdown, want 1", pressed)
 	}
 }

@@ -48,6 +48,12 @@ type Options struct {
 	OVMFCode, OVMFVars string
 	// ExtraArgs are appended to the QEMU command line.
 	ExtraArgs []string
+	// KeepMenuTimeout, when true, leaves GRUB's menu countdown alone, so
+	// each boot waits for the menu timeout (10 s in the toolkit's grub.cfg)
+	// and GRUB's fallback entries apply. By default the harness presses
+	// Enter on the serial console when the countdown appears, as a user
+	// accepting the default entry would; see VM.SetMenuEnter.
+	KeepMenuTimeout bool
 }
 
 func (o Options) withDefaults() Options {

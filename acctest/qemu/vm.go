@@ -30,6 +30,7 @@ type VM struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
 	serial  *serialBuffer
+	menu    *menuPresser
 	stderr  *syncBuffer
 	exited  chan struct{} // closed when QEMU has been reaped
 	waitErr error
@@ -152,6 +153,7 @@ func (vm *VM) start(ctx context.Context) error {
 		return fmt.Errorf("starting qemu-system-x86_64 (Debian package qemu-system-x86): %w", err)
 	}
 	vm.cmd = cmd
+	vm.menu = newMenuPresser(!vm.opts.KeepMenuTimeout, func() { go vm.Type("\r") })
 	go vm.pump(stdout, logFile)
 	return nil
 }
@@ -159,7 +161,7 @@ func (vm *VM) start(ctx context.Context) error {
 // pump copies serial output to the log and the line buffer, then reaps
 // QEMU.
 func (vm *VM) pump(stdout io.Reader, logFile *os.File) {
-	_, copyErr := io.Copy(io.MultiWriter(logFile, vm.serial), stdout)
+	_, copyErr := io.Copy(io.MultiWriter(logFile, vm.serial, vm.menu), stdout)
 	logFile.Close()
 	vm.waitErr = vm.cmd.Wait()
 	why := fmt.Errorf("qemu exited (%v); stderr: %s", vm.waitErr, strings.TrimSpace(vm.stderr.String()))
@@ -288,6 +290,15 @@ func (vm *VM) Type(s string) error {
 	}
 	return nil
 }
+
+// SetMenuEnter turns pressing Enter at GRUB's menu countdown on or off
+// for the boots that follow (Options.KeepMenuTimeout sets the start
+// value). Turn it off before a boot that must reach GRUB's fallback
+// entries: GRUB falls back only from an entry it started on its own.
+func (vm *VM) SetMenuEnter(on bool) { vm.menu.set(on) }
+
+// MenuEnters is how many times the harness pressed Enter at a GRUB menu.
+func (vm *VM) MenuEnters() int { return vm.menu.count() }
 
 // Close kills QEMU and its process group, waits for it and removes the
 // VM's temporary directory. It is safe to call more than once.
