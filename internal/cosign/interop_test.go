@@ -75,6 +75,24 @@ func TestCosignInterop(t *testing.T) {
 		t.Fatalf("signature in a cosign save layout refused: %v", err)
 	}
 
+	// A multi-platform index signed with --recursive: the platform
+	// manifest, pinned by digest as the Terraform provider builds it,
+	// carries its own signature.
+	idx, err := imagetest.Index(map[string]v1.Image{"linux/amd64": img, "linux/arm64": img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idxDigest, _ := idx.Digest()
+	imagetest.PushIndex(t, host+"/multi:v1", idx)
+	cosignCLI(t, dir, append([]string{"sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", "--recursive", host + "/multi@" + idxDigest.String()}, http...)...)
+	im, _ := idx.IndexManifest()
+	for _, m := range im.Manifests {
+		psubj := cosign.Subject{Ref: host + "/multi@" + m.Digest.String(), Digests: []v1.Hash{m.Digest}}
+		if _, err := cosign.Verify(context.Background(), psubj, pk, cosign.Options{}); err != nil {
+			t.Errorf("platform %s of a --recursive signature: %v", m.Platform, err)
+		}
+	}
+
 	// The other direction: cosigntest's signature image passes cosign verify.
 	img2, _ := random.Image(128, 1)
 	digest2, _ := img2.Digest()
