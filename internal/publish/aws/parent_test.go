@@ -112,12 +112,14 @@ func TestPublishIncremental(t *testing.T) {
 			t.Parallel()
 			emu, cfg := newEmulator(t, awsemu.Options{})
 			ctx := context.Background()
-			specA := publish.Spec{Name: "elemental-a", Provenance: provenance}
+			specA := publish.Spec{Name: "elemental-a", Source: "registry.example.com/derivative:a", SourceDigest: "sha256:aaaa"}
 			resA, err := publish.Publish(ctx, cfg, pathA, specA, nil)
 			if err != nil {
 				t.Fatalf("Publish A: %v", err)
 			}
 			snapA := resA.Snapshots["us-east-1"]
+			checkSnapshotTags(t, cfg, snapA, map[string]string{publish.TagSource: specA.Source,
+				publish.TagSourceDigest: specA.SourceDigest, publish.TagSuiteVersion: publish.BuildVersion()})
 			specB := publish.Spec{Name: "elemental-b", ParentSnapshotID: snapA, UploadConcurrency: 4, Provenance: provenance}
 			emu.SetFaults(tc.faults)
 			resB, err := publish.Publish(ctx, cfg, pathB, specB, nil)
@@ -217,4 +219,14 @@ func waitCompleted(t *testing.T, cfg aws.Config, id string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("snapshot %s did not complete", id)
+}
+
+// checkSnapshotTags wants the snapshot's tags to be want plus a run tag.
+func checkSnapshotTags(t *testing.T, cfg aws.Config, id string, want map[string]string) {
+	t.Helper()
+	out, err := ec2c(cfg, cfg.Region).DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{SnapshotIds: []string{id}})
+	if err != nil || len(out.Snapshots) != 1 {
+		t.Fatalf("DescribeSnapshots %s: %v", id, err)
+	}
+	checkTags(t, id, out.Snapshots[0].Tags, want)
 }

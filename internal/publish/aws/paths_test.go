@@ -143,6 +143,11 @@ func TestPublishS3Import(t *testing.T) {
 		t.Errorf("uploaded %d bytes, want the whole %d-byte disk", res.BytesUploaded, 100*mib)
 	}
 	checkVolume(t, readSnapshot(t, cfg, "us-east-1", res.Snapshots["us-east-1"], 0), disk)
+	snaps, err := ec2c(cfg, "us-east-1").DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{res.Snapshots["us-east-1"]}})
+	if err != nil || len(snaps.Snapshots) != 1 {
+		t.Fatalf("DescribeSnapshots: %v", err)
+	}
+	checkTags(t, res.Snapshots["us-east-1"], snaps.Snapshots[0].Tags, provenance)
 	out, err := ec2c(cfg, "us-east-1").DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{res.AMIs["us-east-1"]}})
 	if err != nil || len(out.Images) != 1 || out.Images[0].BootMode != "legacy-bios" || out.Images[0].Architecture != "arm64" {
 		t.Fatalf("DescribeImages: %v %+v", err, out)

@@ -20,6 +20,7 @@ var provenance = map[string]string{
 	"elemental:source":        "registry.example.com/derivative:1.0",
 	"elemental:source-digest": "sha256:0123456789abcdef",
 	"elemental:suite-version": "0.1.0-test",
+	"elemental:generation":    "v2",
 }
 
 func fullSpec(name string) publish.Spec {
@@ -35,7 +36,10 @@ func fullSpec(name string) publish.Spec {
 		Tags:          map[string]string{"os": "elemental"}, SnapshotTags: map[string]string{"kind": "root"},
 		DeprecateAt:              time.Now().Add(48 * time.Hour).Truncate(time.Minute),
 		DeregistrationProtection: true,
-		Provenance:               provenance,
+		Source:                   provenance[publish.TagSource],
+		SourceDigest:             provenance[publish.TagSourceDigest],
+		SuiteVersion:             provenance[publish.TagSuiteVersion],
+		Provenance:               map[string]string{"elemental:generation": provenance["elemental:generation"]},
 		UploadConcurrency:        8,
 	}
 }

@@ -69,10 +69,24 @@ type Spec struct {
 	S3Bucket          string // for ImportS3
 	UploadConcurrency int    // parallel block or part uploads; default 16
 
-	// Provenance (source ref, digest, suite version) is added as tags on
-	// every AMI and snapshot in every region.
+	// Provenance of the disk, set as the tags elemental:source,
+	// elemental:source-digest and elemental:suite-version on every AMI,
+	// snapshot (copies included) and S3 object. An empty field takes the
+	// value of its key in Provenance; SuiteVersion then defaults to
+	// BuildVersion(). Source is cut to 256 characters, the tag value
+	// limit.
+	Source, SourceDigest, SuiteVersion string
+	// Provenance holds more tags of the same kind, set alongside; the
+	// fields above win over the same keys here.
 	Provenance map[string]string
 }
+
+// Provenance tag keys.
+const (
+	TagSource       = "elemental:source"
+	TagSourceDigest = "elemental:source-digest"
+	TagSuiteVersion = "elemental:suite-version"
+)
 
 // Result names what Publish made.
 type Result struct {
@@ -119,6 +133,10 @@ func (s Spec) normalize(cfgRegion string) (Spec, error) {
 	if s.UploadConcurrency <= 0 {
 		s.UploadConcurrency = 16
 	}
+	def(&s.Source, s.Provenance[TagSource])
+	def(&s.SourceDigest, s.Provenance[TagSourceDigest])
+	def(&s.SuiteVersion, s.Provenance[TagSuiteVersion])
+	def(&s.SuiteVersion, BuildVersion())
 	var regions []string
 	for _, r := range s.Regions {
 		if r != s.Region && !slices.Contains(regions, r) {
@@ -176,14 +194,35 @@ func (s Spec) validate() error {
 	return nil
 }
 
-// imageTags are the tags of every AMI: Tags, Provenance and the run tag.
+// imageTags are the tags of every AMI: Tags, the provenance and the run
+// tag.
 func (s Spec) imageTags(run string) map[string]string {
-	return mergeTags(s.Tags, s.Provenance, map[string]string{RunTag: run})
+	return mergeTags(s.Tags, s.provenance(), map[string]string{RunTag: run})
 }
 
-// snapshotTags are the tags of every snapshot.
+// snapshotTags are the tags of every snapshot and S3 object.
 func (s Spec) snapshotTags(run string) map[string]string {
-	return mergeTags(s.SnapshotTags, s.Provenance, map[string]string{RunTag: run})
+	return mergeTags(s.SnapshotTags, s.provenance(), map[string]string{RunTag: run})
+}
+
+// provenance is Provenance plus the tags of the provenance fields that
+// are set.
+func (s Spec) provenance() map[string]string {
+	out := mergeTags(s.Provenance)
+	for k, v := range map[string]string{TagSource: s.Source, TagSourceDigest: s.SourceDigest, TagSuiteVersion: s.SuiteVersion} {
+		if v != "" {
+			out[k] = truncate(v, 256)
+		}
+	}
+	return out
+}
+
+// truncate cuts s to n characters.
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }
 
 func mergeTags(maps ...map[string]string) map[string]string {

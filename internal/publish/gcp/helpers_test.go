@@ -132,6 +132,8 @@ func (zeroReader) Read(p []byte) (int, error) {
 func baseSpec(name string) gcp.Spec {
 	return gcp.Spec{
 		ProjectID: testProject, Bucket: testBucket, ImageName: name, ChunkSize: 256 << 10,
+		Source: "registry.example/Elemental/os:v1.2", SourceDigest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		SuiteVersion: "0.1.0-test",
 		Provenance: map[string]string{
 			"source-digest": "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 			"source-image":  "registry.example/Elemental/os:v1.2",

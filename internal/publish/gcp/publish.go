@@ -108,7 +108,7 @@ func (p *publication) createImage(ctx context.Context, res *Result) error {
 		StorageLocations: s.StorageLocations, Architecture: s.Architecture, Licenses: s.Licenses,
 		ShieldedInstanceInitialState: s.ShieldedInitialState.initialState(),
 	}
-	img.Labels, _ = mergeLabels(s.Labels, s.Provenance) // checked by Validate
+	img.Labels, _ = mergeLabels(s.Labels, s.provenance()) // checked by Validate
 	for _, f := range s.GuestOSFeatures {
 		img.GuestOsFeatures = append(img.GuestOsFeatures, &compute.GuestOsFeature{Type: f})
 	}

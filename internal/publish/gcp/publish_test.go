@@ -79,7 +79,9 @@ func TestPublishRoundTrip(t *testing.T) {
 				features = append(features, g.Type)
 			}
 			slices.Sort(features)
-			wantLabels := map[string]string{"source-digest": "sha256-0123456789abcdef0123456789abcdef", "source-image": "registry-example-elemental-os-v1-2"}
+			wantLabels := map[string]string{"source-digest": "sha256-0123456789abcdef0123456789abcdef", "source-image": "registry-example-elemental-os-v1-2",
+				gcp.LabelSource: "registry-example-elemental-os-v1-2", gcp.LabelSourceDigest: "sha256-0123456789abcdef0123456789abcdef",
+				gcp.LabelSuiteVersion: "0-1-0-test"}
 			for k, v := range spec.Labels {
 				wantLabels[k] = v
 			}

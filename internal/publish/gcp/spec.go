@@ -50,6 +50,12 @@ type Spec struct {
 	DeprecateAt, ObsoleteAt, DeleteAt time.Time
 	// SkipClean keeps the object, after success and after failure.
 	SkipClean bool
+	// Source, SourceDigest and SuiteVersion name where the disk came
+	// from. They become the image labels elemental-source,
+	// elemental-source-digest and elemental-suite-version (sanitized like
+	// Provenance) and object metadata of the same names (as given).
+	// SuiteVersion "" means BuildVersion().
+	Source, SourceDigest, SuiteVersion string
 	// Provenance is added to the image labels (sanitized: a digest
 	// becomes sha256-<first 32 hex>) and, as given, to the object's
 	// metadata. Typical keys: source-image, source-digest.
@@ -89,7 +95,32 @@ func (s Spec) withDefaults() Spec {
 	if s.CleanupTimeout == 0 {
 		s.CleanupTimeout = 5 * time.Minute
 	}
+	if s.SuiteVersion == "" {
+		s.SuiteVersion = BuildVersion()
+	}
 	return s
+}
+
+// Provenance label keys (and object metadata keys).
+const (
+	LabelSource       = "elemental-source"
+	LabelSourceDigest = "elemental-source-digest"
+	LabelSuiteVersion = "elemental-suite-version"
+)
+
+// provenance is Provenance plus the provenance fields that are set, which
+// win over the same keys in Provenance.
+func (s Spec) provenance() map[string]string {
+	out := make(map[string]string, len(s.Provenance)+3)
+	for k, v := range s.Provenance {
+		out[k] = v
+	}
+	for k, v := range map[string]string{LabelSource: s.Source, LabelSourceDigest: s.SourceDigest, LabelSuiteVersion: s.SuiteVersion} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Validate reports every problem of s (after defaults) at once; errors
@@ -116,7 +147,7 @@ func (s Spec) Validate() error {
 	if s.ChunkSize < 0 || s.ChunkSize%(256<<10) != 0 {
 		add("chunk size %d: want a positive multiple of 256 KiB", s.ChunkSize)
 	}
-	if labels, err := mergeLabels(s.Labels, s.Provenance); err != nil {
+	if labels, err := mergeLabels(s.Labels, s.provenance()); err != nil {
 		errs = append(errs, err)
 	} else if err := checkLabels(labels); err != nil {
 		errs = append(errs, err)

@@ -207,3 +207,29 @@ func TestCredentialsType(t *testing.T) {
 		})
 	}
 }
+
+func TestProvenanceLabels(t *testing.T) {
+	tests := []struct {
+		name string
+		spec Spec
+		want map[string]string
+	}{
+		{
+			name: "fields win over provenance keys, suite version defaults to the build's",
+			spec: Spec{Source: "reg/os:v1", Provenance: map[string]string{LabelSource: "old", "x": "y"}},
+			want: map[string]string{LabelSource: "reg/os:v1", "x": "y", LabelSuiteVersion: BuildVersion()},
+		},
+		{
+			name: "every field",
+			spec: Spec{Source: "s", SourceDigest: "sha256:00", SuiteVersion: "1.2.3"},
+			want: map[string]string{LabelSource: "s", LabelSourceDigest: "sha256:00", LabelSuiteVersion: "1.2.3"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, tc.spec.withDefaults().provenance()); d != "" {
+				t.Errorf("provenance (-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -41,7 +41,7 @@ func (p *publication) upload(ctx context.Context, raw *os.File, res *Result) err
 	w := obj.NewWriter(uctx)
 	w.ChunkSize = s.ChunkSize
 	w.ContentType = "application/gzip"
-	w.Metadata = s.Provenance
+	w.Metadata = s.provenance()
 	p.uploading = true
 
 	pr, pw := io.Pipe()
