@@ -68,7 +68,7 @@ func TestGRUBReadsVariedData(t *testing.T) {
 	// (the standard library at level 6 as much as klauspost/compress).
 	for i, p := range []int{3, 1000, 250, 7} {
 		period := randomBytes(p, uint64(100+i))
-		data = append(data, bytes.Repeat(period, 300_000/p)...)
+		data = append(data, bytes.Repeat(period, 150_000/p)...)
 	}
 	es := []testEntry{file("varied", 0o644, data)}
 	local := filepath.Join(t.TempDir(), "varied")
@@ -80,7 +80,6 @@ func TestGRUBReadsVariedData(t *testing.T) {
 		opts squashfs.Options
 	}{
 		{name: "gzip 64K", opts: squashfs.Options{Compression: squashfs.Gzip, BlockSize: 64 << 10}},
-		{name: "gzip 1M", opts: squashfs.Options{Compression: squashfs.Gzip, BlockSize: 1 << 20}},
 		{name: "xz 64K", opts: squashfs.Options{Compression: squashfs.XZ, BlockSize: 64 << 10}},
 		{name: "xz 1M", opts: squashfs.Options{Compression: squashfs.XZ, BlockSize: 1 << 20}},
 	} {
