@@ -37,6 +37,7 @@ type creds struct {
 	SSHPassword      string
 	WrongPassword    string // a registry password the registry refuses
 	WrongToken       string // a session token the AWS gate refuses
+	WrongSSHKey      []byte // a key sshd does not accept
 	GCP              *gcpCreds
 }
 
@@ -53,6 +54,7 @@ func newCreds(t *testing.T) *creds {
 	}
 	signer, key := newSSHKey(t)
 	_, other := newSSHKey(t)
+	_, wrong := newSSHKey(t)
 	return &creds{
 		RegistryPassword: "regpw-" + rnd(12) + "&/+=",
 		AccessKey:        "AKIA" + strings.ToUpper(rnd(8)),
@@ -64,6 +66,7 @@ func newCreds(t *testing.T) *creds {
 		SSHPassword:      "sshpw-" + rnd(12) + "\"'$",
 		WrongPassword:    "wrongpw-" + rnd(12),
 		WrongToken:       "wrongtoken-" + rnd(16),
+		WrongSSHKey:      wrong,
 	}
 }
 
@@ -96,6 +99,7 @@ func (c *creds) list() []secret {
 		{name: "SSH password", value: c.SSHPassword},
 		{name: "wrong registry password", value: c.WrongPassword},
 		{name: "wrong AWS session token", value: c.WrongToken},
+		{name: "wrong SSH private key", value: string(c.WrongSSHKey), common: c.SSHKeyCommon},
 		{name: "GCP credentials JSON", value: c.GCP.JSON},
 		{name: "GCP service account private key", value: c.GCP.PrivateKey},
 		{name: "GCP access token", value: c.GCP.AccessToken},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,10 @@ variable "work" { type = string }
 variable "ssh_port" { type = number }
 variable "ssh_user" { type = string }
 variable "host_key" { type = string }
+variable "node_timeout" {
+  type    = string
+  default = "5m"
+}
 
 variable "registry_password" {
   type      = string
@@ -131,6 +136,10 @@ resource "elemental_node" "n" {
     host_key       = var.host_key
     private_key_wo = var.ssh_private_key
     password_wo    = var.ssh_password
+  }
+  timeouts = {
+    create = var.node_timeout
+    update = var.node_timeout # create alone is not honoured on create (the planned id is known)
   }
 }
 
@@ -238,6 +247,9 @@ func TestTerraformLeaksNoSecret(t *testing.T) {
 		t.Errorf("after destroy %d GCE images are left", len(imgs))
 	}
 	tfFailures(t, e, c)
+	if log, _ := os.ReadFile(n.log); !strings.Contains(string(log), "method password") {
+		t.Errorf("sshd never saw a password attempt; its log:\n%.2000s", log)
+	}
 	if res := emu.Resources(); !res.Empty() {
 		t.Errorf("after the failures and destroy the AWS emulator holds %+v", res)
 	}
@@ -288,20 +300,38 @@ func tfLifecycle(t *testing.T, e *tfEnv, c *creds, ref string, n *node, gcp *gcp
 	}
 }
 
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// flat is terraform output without colours, diagnostic frames and line
+// wrapping.
+func flat(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(ansi.ReplaceAllString(s, ""), "│", " ")), " ")
+}
+
 // tfFailures runs a plan with a wrong registry password and an apply with
 // a wrong session token: both must fail, saying why, without echoing
 // either value; a destroy with the right credentials then cleans up.
 func tfFailures(t *testing.T, e *tfEnv, c *creds) {
 	t.Helper()
 	_, _, err := e.runWith(t, "plan-badreg", []string{"TF_VAR_registry_password=" + c.WrongPassword}, "plan")
-	if err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+	if err == nil || !strings.Contains(flat(err.Error()), "UNAUTHORIZED: authentication required") {
 		t.Errorf("plan with a wrong registry password: %v, want a 401 error", err)
 	}
 	_, _, err = e.runWith(t, "apply-badaws", []string{"TF_VAR_aws_session_token=" + c.WrongToken}, "apply", "-auto-approve")
-	if err == nil || !strings.Contains(err.Error(), "AuthFailure") {
+	if err == nil || !strings.Contains(flat(err.Error()), "api error AuthFailure: wrong credentials") {
 		t.Errorf("apply with a wrong AWS session token: %v, want AuthFailure", err)
 	}
 	if _, _, err := e.run(t, "destroy-final", "destroy", "-auto-approve"); err != nil {
+		t.Error(err)
+	}
+	// A key sshd does not accept: the provider falls back to the password,
+	// which sshd refuses too (the account has none it knows).
+	bad := []string{"TF_VAR_ssh_private_key=" + string(c.WrongSSHKey), "TF_VAR_node_timeout=10s"}
+	_, _, err = e.runWith(t, "apply-badssh", bad, "apply", "-auto-approve", "-target=elemental_node.n")
+	if err == nil || !strings.Contains(flat(err.Error()), "unable to authenticate, attempted methods [none publickey password]") {
+		t.Errorf("apply with a wrong SSH key and password: %v, want an authentication error", err)
+	}
+	if _, _, err := e.run(t, "destroy-last", "destroy", "-auto-approve"); err != nil {
 		t.Error(err)
 	}
 }
