@@ -65,8 +65,9 @@ type Config struct {
 	CacheDir string `mapstructure:"cache_dir" required:"false"`
 }
 
-// PartitionSizes overrides partition sizes. Each takes the same units as
-// `disk_size`; an unset size is computed from the image.
+// PartitionSizes is the `partition_sizes` block: it sets the size of single
+// partitions. Each takes the units of `disk_size`; an unset size is
+// computed from the image.
 type PartitionSizes struct {
 	// EFI system partition.
 	EFI string `mapstructure:"efi" required:"false"`
@@ -81,7 +82,9 @@ type PartitionSizes struct {
 	Persistent string `mapstructure:"persistent" required:"false"`
 }
 
-// Recovery says how the recovery system image is written.
+// Recovery is the `recovery` block: how the recovery system image is
+// written. The recovery partition boots it to reset or repair the
+// installed system.
 type Recovery struct {
 	// `squashfs` (default) or `ext2`.
 	Filesystem string `mapstructure:"filesystem" required:"false"`

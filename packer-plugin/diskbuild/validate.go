@@ -2,6 +2,7 @@ package diskbuild
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 
 	"github.com/elemental-suite/elemental/internal/installer"
@@ -53,10 +54,17 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.msg }
 func (e *fieldError) Unwrap() error { return e.err }
 
+// cloudConfigRE matches the core's "cloud config N (ORIGIN): " prefix;
+// the origin is already the template's field (Config.Spec sets it).
+var cloudConfigRE = regexp.MustCompile(`^cloud config \d+ \((cloud_config|cloud_config_files\[\d+\] .*?)\): `)
+
 // Rename renames the field an error message starts with, using extra and
 // then the core's field names; other errors are returned unchanged.
 func Rename(err error, extra map[string]string) error {
 	msg := err.Error()
+	if m := cloudConfigRE.FindStringSubmatchIndex(msg); m != nil {
+		return &fieldError{msg: msg[m[2]:m[3]] + ": " + msg[m[1]:], err: err}
+	}
 	for _, names := range []map[string]string{extra, fieldNames} {
 		for core, field := range names {
 			if strings.HasPrefix(msg, core) {

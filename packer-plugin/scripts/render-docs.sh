@@ -7,7 +7,12 @@ set -eu
 sdc="${1:-packer-sdc}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-"$sdc" renderdocs -src docs/packer -partials packer-plugin/docs-partials -dst "$tmp/docs" 2>/dev/null
+# renderdocs logs every step on stderr: show it only when it fails (for
+# example on an @include of a partial that does not exist).
+if ! "$sdc" renderdocs -src docs/packer -partials packer-plugin/docs-partials -dst "$tmp/docs" 2>"$tmp/log"; then
+	cat "$tmp/log" >&2
+	exit 1
+fi
 
 # strip drops the MDX front matter.
 strip() { awk 'NR==1 && /^---$/ {fm=1; next} fm && /^---$/ {fm=0; next} !fm' "$1"; }

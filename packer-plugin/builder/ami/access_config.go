@@ -38,7 +38,9 @@ type AccessConfig struct {
 	MaxRetries int `mapstructure:"max_retries" required:"false"`
 }
 
-// AssumeRoleConfig is the `assume_role` block.
+// AssumeRoleConfig is the `assume_role` block, as in packer-plugin-amazon:
+// a role to assume with STS, with the credentials above, before anything
+// is published.
 type AssumeRoleConfig struct {
 	// ARN of the role to assume.
 	RoleARN string `mapstructure:"role_arn" required:"false"`

@@ -101,7 +101,9 @@ type Config struct {
 	ctx interpolate.Context
 }
 
-// DeregistrationProtection mirrors packer-plugin-amazon's block.
+// DeregistrationProtection is packer-plugin-amazon's
+// `deregistration_protection` block: it keeps the AMIs from being
+// deregistered until the protection is lifted.
 type DeregistrationProtection struct {
 	// Protect the AMIs from deregistration.
 	Enabled bool `mapstructure:"enabled" required:"false"`

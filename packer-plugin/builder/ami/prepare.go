@@ -42,6 +42,7 @@ func (c *Config) prepare(raws ...any) (prepared, []string, error) {
 	errs = append(errs, tagErrs...)
 	spec, amiErrs := c.amiSpec()
 	errs = append(errs, amiErrs...)
+	errs = append(errs, c.validate()...)
 	warns := append(c.Config.Warnings(), tagWarns...)
 	if slices.Contains(c.AMIGroups, "all") {
 		warns = append(warns, "ami_groups contains all: the AMI will be public")
@@ -49,17 +50,16 @@ func (c *Config) prepare(raws ...any) (prepared, []string, error) {
 	return prepared{disk: disk, ami: spec}, warns, diskbuild.MultiError(errs)
 }
 
-// amiSpec maps the amazon-named fields onto publish/aws.Spec and checks
-// them as the publisher will.
+// amiSpec maps the amazon-named fields onto publish/aws.Spec; validate
+// checks them.
 func (c *Config) amiSpec() (publishaws.Spec, []error) {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	s := publishaws.Spec{
 		Region: c.Region, Name: c.AMIName, Description: c.AMIDescription,
 		Architecture: "x86_64", BootMode: c.BootMode,
 		ENASupport: c.ENASupport.ToBoolPointer(), SriovSupport: &c.SriovSupport,
 		IMDSSupport: c.IMDSSupport, TPMSupport: c.TPMSupport, UEFIData: c.UEFIData,
-		Encrypted: c.EncryptBoot, KMSKeyID: c.KMSKeyID,
+		Encrypted: c.EncryptBoot, KMSKeyID: c.buildRegionKey(),
 		Regions: c.AMIRegions, RegionKMSKeyIDs: c.RegionKMSKeyIDs, SkipSaveBuildRegion: c.AMISkipBuildRegion,
 		LaunchUsers: c.AMIUsers, LaunchGroups: c.AMIGroups, OrgARNs: c.AMIOrgArns, OUARNs: c.AMIOuArns,
 		SnapshotUsers: c.SnapshotUsers, SnapshotGroups: c.SnapshotGroups,
@@ -76,44 +76,9 @@ func (c *Config) amiSpec() (publishaws.Spec, []error) {
 	if c.DeprecateAt != "" {
 		t, err := time.Parse(time.RFC3339, c.DeprecateAt)
 		if err != nil {
-			add("deprecate_at %q: want an RFC 3339 time such as 2027-01-01T00:00:00Z", c.DeprecateAt)
+			errs = append(errs, fmt.Errorf("deprecate_at %q: want an RFC 3339 time such as 2027-01-01T00:00:00Z", c.DeprecateAt))
 		}
 		s.DeprecateAt = t
-	}
-	if n := len(c.AMIName); n < 3 || n > 128 {
-		add("ami_name: required, 3 to 128 characters (got %d)", n)
-	}
-	oneOf := func(field, v string, allowed ...string) {
-		if v != "" && !slices.Contains(allowed, v) {
-			add("%s %q: want one of %v", field, v, allowed)
-		}
-	}
-	oneOf("boot_mode", c.BootMode, "uefi", "uefi-preferred", "legacy-bios")
-	oneOf("imds_support", c.IMDSSupport, "v2.0")
-	oneOf("tpm_support", c.TPMSupport, "v2.0")
-	oneOf("import_method", c.ImportMethod, publishaws.ImportEBSDirect, publishaws.ImportS3)
-	if c.TPMSupport != "" && c.BootMode != "" && c.BootMode != "uefi" {
-		add("tpm_support: needs boot_mode uefi, not %s", c.BootMode)
-	}
-	if c.KMSKeyID != "" && !c.EncryptBoot {
-		add("kms_key_id: needs encrypt_boot = true")
-	}
-	if c.AMISkipBuildRegion && len(c.AMIRegions) == 0 {
-		add("skip_save_build_region: needs ami_regions to copy to")
-	}
-	if c.ImportMethod == publishaws.ImportS3 && c.S3Bucket == "" {
-		add("s3_bucket: required with import_method = %q", publishaws.ImportS3)
-	}
-	if c.UploadConcurrency < 0 {
-		add("upload_concurrency: %d is negative", c.UploadConcurrency)
-	}
-	for r := range c.RegionKMSKeyIDs {
-		if r != c.Region && !slices.Contains(c.AMIRegions, r) {
-			add("region_kms_key_ids: %s is neither region nor in ami_regions", r)
-		}
-	}
-	if c.AMIForceDeleteSnapshot && !c.AMIForceDeregister {
-		add("force_delete_snapshot: needs force_deregister = true")
 	}
 	return s, errs
 }

@@ -29,12 +29,15 @@ func raw(kv ...any) map[string]any {
 	return m
 }
 
+// regionKey is a well-formed KMS key ARN.
+const regionKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 func TestPrepareMapsAmazonNames(t *testing.T) {
 	var b Builder
 	gen, _, err := b.Prepare(raw("region", "eu-west-1", "platform", "linux/arm64", "ami_description", "d",
-		"ami_regions", []string{"us-east-1"}, "ami_users", []string{"111"}, "ami_groups", []string{"all"},
-		"snapshot_users", []string{"222"}, "tags", map[string]string{"a": "b"}, "encrypt_boot", true, "kms_key_id", "k",
-		"region_kms_key_ids", map[string]string{"us-east-1": "k2"}, "boot_mode", "uefi-preferred", "ena_support", false,
+		"ami_regions", []string{"us-east-1"}, "ami_users", []string{"111122223333"}, "ami_groups", []string{"all"},
+		"snapshot_users", []string{"444455556666"}, "tags", map[string]string{"a": "b"}, "encrypt_boot", true, "kms_key_id", "alias/os",
+		"region_kms_key_ids", map[string]string{"us-east-1": regionKey}, "boot_mode", "uefi-preferred", "ena_support", false,
 		"imds_support", "v2.0", "deprecate_at", "2030-01-02T03:04:05Z",
 		"deregistration_protection", map[string]any{"enabled": true, "with_cooldown": true},
 		"packer_force", true, "import_method", "s3-import", "s3_bucket", "bkt", "upload_concurrency", 4))
@@ -49,8 +52,8 @@ func TestPrepareMapsAmazonNames(t *testing.T) {
 		s.Tags["a"], s.Encrypted, s.KMSKeyID, s.RegionKMSKeyIDs["us-east-1"], s.BootMode, *s.ENASupport, s.IMDSSupport,
 		s.DeprecateAt.Year(), s.DeregistrationProtection, s.ProtectionCooldown, s.ForceDeregister,
 		s.ImportMethod, s.S3Bucket, s.UploadConcurrency}
-	want := []any{"eu-west-1", "arm64", "d", []string{"us-east-1"}, []string{"111"}, []string{"all"}, []string{"222"},
-		"b", true, "k", "k2", "uefi-preferred", false, "v2.0", 2030, true, true, true, "s3-import", "bkt", 4}
+	want := []any{"eu-west-1", "arm64", "d", []string{"us-east-1"}, []string{"111122223333"}, []string{"all"}, []string{"444455556666"},
+		"b", true, "alias/os", regionKey, "uefi-preferred", false, "v2.0", 2030, true, true, true, "s3-import", "bkt", 4}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AMI spec (-want +got):\n%s", diff)
 	}
@@ -76,7 +79,8 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 	_, _, err := b.Prepare(raw("source_image", nil, "ami_name", "x", "boot_mode", "bios", "imds_support", "v1",
 		"tpm_support", "v2.0", "kms_key_id", "k", "skip_save_build_region", true, "import_method", "s3-import",
 		"deprecate_at", "tomorrow", "region_kms_key_ids", map[string]string{"ap-south-1": "k"},
-		"access_key", "AKIA", "upload_concurrency", -1, "force_delete_snapshot", true, "disk_size", "8X"))
+		"access_key", "AKIA", "upload_concurrency", -1, "force_delete_snapshot", true, "disk_size", "8X",
+		"tag", kv("", "v")))
 	var m *packersdk.MultiError
 	if !errors.As(err, &m) {
 		t.Fatalf("err = %v, want a MultiError", err)
@@ -85,21 +89,31 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 	for _, e := range m.Errors {
 		got = append(got, e.Error())
 	}
-	for _, want := range []string{"source_image: required", "ami_name: required, 3 to 128 characters (got 1)",
+	want := []string{"source_image: required", "ami_name: required, 3 to 128 characters (got 1)",
 		`boot_mode "bios"`, `imds_support "v1"`, "tpm_support: needs boot_mode uefi, not bios", "kms_key_id: needs encrypt_boot",
-		"skip_save_build_region: needs ami_regions", `s3_bucket: required with import_method = "s3-import"`,
-		`deprecate_at "tomorrow"`, "region_kms_key_ids: ap-south-1", "access_key and secret_key: set both or neither",
-		"upload_concurrency: -1 is negative", "force_delete_snapshot: needs force_deregister", `disk_size: size "8X"`} {
+		`kms_key_id "k": want a key ID`, "skip_save_build_region: needs ami_regions", `s3_bucket: required with import_method = "s3-import"`,
+		`deprecate_at "tomorrow"`, "region_kms_key_ids: ap-south-1 is neither region nor in ami_regions",
+		`region_kms_key_ids["ap-south-1"]: needs encrypt_boot`, `region_kms_key_ids["ap-south-1"] "k": want a key ID`,
+		"access_key and secret_key: set both or neither", "upload_concurrency: -1 is negative",
+		"force_delete_snapshot: needs force_deregister", `disk_size: size "8X"`, "tag[0]: key is empty"}
+	checkErrorPrefixes(t, got, want)
+}
+
+// checkErrorPrefixes checks that got has one error per entry of want, each
+// starting with it, in any order.
+func checkErrorPrefixes(t *testing.T, got, want []string) {
+	t.Helper()
+	for _, w := range want {
 		found := false
 		for _, g := range got {
-			found = found || strings.HasPrefix(g, want)
+			found = found || strings.HasPrefix(g, w)
 		}
 		if !found {
-			t.Errorf("no error starts with %q; got:\n%s", want, strings.Join(got, "\n"))
+			t.Errorf("no error starts with %q; got:\n%s", w, strings.Join(got, "\n"))
 		}
 	}
-	if len(got) != 14 {
-		t.Errorf("%d errors, want 14:\n%s", len(got), strings.Join(got, "\n"))
+	if len(got) != len(want) {
+		t.Errorf("%d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
 	}
 }
 

@@ -1,6 +1,7 @@
 package gce
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -139,6 +140,9 @@ func (c *Config) clientOptions() (publishgcp.ClientOptions, []error) {
 	if file != "" && c.CredentialsJSON != "" {
 		errs = append(errs, errors.New("credentials_json: set credentials_file or credentials_json, not both"))
 	}
+	if c.CredentialsJSON != "" && !strings.Contains(c.CredentialsJSON, unknown) && !json.Valid([]byte(c.CredentialsJSON)) {
+		errs = append(errs, errors.New("credentials_json: not valid JSON (its content is not shown: it is a secret)"))
+	}
 	if file != "" {
 		if _, err := os.Stat(file); err != nil {
 			errs = append(errs, fmt.Errorf("credentials_file: %w", err))
@@ -153,25 +157,47 @@ func (c *Config) clientOptions() (publishgcp.ClientOptions, []error) {
 }
 
 // splitRenamed splits the publisher's validation error ("invalid gcp
-// publish spec: a\nb") into its problems, under the template's names.
+// publish spec: a\nb", where a problem may itself be a list) into its
+// problems, under the template's names.
 func splitRenamed(err error) []error {
-	type multi interface{ Unwrap() []error }
 	m, ok := err.(multi)
 	if !ok {
-		return []error{err}
+		return []error{diskbuild.Rename(err, gcpNames)}
 	}
 	var out []error
 	for _, e := range m.Unwrap() {
 		if e == publishgcp.ErrInvalidSpec {
 			continue
 		}
-		if j, ok := e.(multi); ok {
-			for _, x := range j.Unwrap() {
-				out = append(out, diskbuild.Rename(x, gcpNames))
-			}
-			continue
+		for _, x := range flattenJoined(e) {
+			out = append(out, diskbuild.Rename(x, gcpNames))
 		}
-		out = append(out, diskbuild.Rename(e, gcpNames))
+	}
+	return out
+}
+
+// multi is an error wrapping several (errors.Join, fmt.Errorf with two %w).
+type multi interface{ Unwrap() []error }
+
+// flattenJoined splits what errors.Join made, at any depth: an error whose
+// message is its parts' messages, one per line. Other errors stay whole,
+// so that no message loses its prefix.
+func flattenJoined(err error) []error {
+	m, ok := err.(multi)
+	if !ok {
+		return []error{err}
+	}
+	parts := m.Unwrap()
+	msgs := make([]string, len(parts))
+	for i, p := range parts {
+		msgs[i] = p.Error()
+	}
+	if strings.Join(msgs, "\n") != err.Error() {
+		return []error{err}
+	}
+	var out []error
+	for _, p := range parts {
+		out = append(out, flattenJoined(p)...)
 	}
 	return out
 }

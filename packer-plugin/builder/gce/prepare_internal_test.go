@@ -60,7 +60,8 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 	var b Builder
 	_, _, err := b.Prepare(raw("project_id", nil, "bucket", nil, "image_name", "Bad_Name", "image_family", "UPPER",
 		"image_architecture", "mips", "deprecate_at", "soon", "credentials_file", "/nonexistent/key.json",
-		"account_file", "/other.json", "image_platform_key", "/nonexistent/pk", "platform", "linux/ppc64le"))
+		"account_file", "/other.json", "image_platform_key", "/nonexistent/pk", "platform", "linux/ppc64le",
+		"image_labels", map[string]string{"Bad Key": "V!"}, "credentials_json", `{"private_key": "s3cret`))
 	var m *packersdk.MultiError
 	if !errors.As(err, &m) {
 		t.Fatalf("err = %v, want a MultiError", err)
@@ -69,10 +70,12 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 	for _, e := range m.Errors {
 		got = append(got, e.Error())
 	}
-	for _, want := range []string{"project_id is empty", "bucket is empty", `image_name "Bad_Name"`, `image_family "UPPER"`,
+	want := []string{"project_id is empty", "bucket is empty", `image_name "Bad_Name"`, `image_family "UPPER"`,
 		`image_architecture "mips"`, `deprecate_at "soon"`, "credentials_file: stat /nonexistent/key.json",
 		"account_file: set credentials_file or account_file, not both", "image_platform_key: open /nonexistent/pk",
-		`platform "linux/ppc64le"`} {
+		`platform "linux/ppc64le"`, `image_labels: label key "Bad Key"`, `image_labels: label "Bad Key" value "V!"`,
+		"credentials_json: set credentials_file or credentials_json, not both", "credentials_json: not valid JSON"}
+	for _, want := range want {
 		found := false
 		for _, g := range got {
 			found = found || strings.HasPrefix(g, want)
@@ -80,6 +83,12 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 		if !found {
 			t.Errorf("no error starts with %q; got:\n%s", want, strings.Join(got, "\n"))
 		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d errors, want %d (one per problem):\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	if all := strings.Join(got, "\n"); strings.Contains(all, "s3cret") {
+		t.Errorf("errors show credentials_json:\n%s", all)
 	}
 }
 

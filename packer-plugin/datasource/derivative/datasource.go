@@ -96,7 +96,7 @@ func (d *Datasource) Configure(raws ...any) error {
 	}
 	g, err := inspect.ParseGeneration(d.config.Generation)
 	if err != nil {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("generation %q: want auto, v1 or v2", d.config.Generation))
 	}
 	d.spec = installer.Spec{
 		Source: d.config.SourceImage, Platform: d.config.Platform, Generation: g,

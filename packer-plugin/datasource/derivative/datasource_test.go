@@ -56,7 +56,7 @@ func TestConfigureErrors(t *testing.T) {
 	}{
 		{name: "empty", raw: map[string]any{}, want: []string{"source_image: required"}},
 		{name: "all wrong", raw: map[string]any{"generation": "v9", "platform": "windows/amd64"},
-			want: []string{"source_image: required", `generation "v9"`, `platform "windows/amd64"`}},
+			want: []string{"source_image: required", `generation "v9": want auto, v1 or v2`, `platform "windows/amd64": want linux/amd64 or linux/arm64`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,159 @@
+package ami
+
+import (
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
+)
+
+var (
+	// amiNameRE is what EC2 accepts in an AMI name.
+	amiNameRE = regexp.MustCompile(`^[a-zA-Z0-9()\[\] ./\-'@_]+$`)
+	// accountRE is an AWS account ID.
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	// kmsKeyRE is a KMS key ID (single- or multi-region), an alias, or the
+	// ARN of either, as CopyImage and CreateVolume take them.
+	kmsKeyRE = regexp.MustCompile(`^((arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?(key/)?(mrk-)?[a-f0-9][a-f0-9-]+|(arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?alias/[a-zA-Z0-9:/_-]+)$`)
+)
+
+// unknown is how `packer validate` passes values it cannot know yet (data
+// source outputs); names holding it are checked when the build runs.
+const unknown = "<unknown>"
+
+// validate checks the AMI fields as EC2 and the publisher will, returning
+// every problem, each naming its field.
+func (c *Config) validate() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if n := len(c.AMIName); n < 3 || n > 128 {
+		add("ami_name: required, 3 to 128 characters (got %d)", n)
+	} else if !strings.Contains(c.AMIName, unknown) && !amiNameRE.MatchString(c.AMIName) {
+		add("ami_name %q: only letters, digits, spaces and ( ) [ ] . / - ' @ _ are allowed (the clean_resource_name template function removes the others)", c.AMIName)
+	}
+	oneOf := func(field, v string, allowed ...string) {
+		if v != "" && !slices.Contains(allowed, v) {
+			add("%s %q: want one of %v", field, v, allowed)
+		}
+	}
+	oneOf("boot_mode", c.BootMode, "uefi", "uefi-preferred", "legacy-bios")
+	oneOf("imds_support", c.IMDSSupport, "v2.0")
+	oneOf("tpm_support", c.TPMSupport, "v2.0")
+	oneOf("import_method", c.ImportMethod, publishaws.ImportEBSDirect, publishaws.ImportS3)
+	if c.TPMSupport != "" && c.BootMode != "" && c.BootMode != "uefi" {
+		add("tpm_support: needs boot_mode uefi, not %s", c.BootMode)
+	}
+	if c.UEFIData != "" {
+		if _, err := base64.StdEncoding.DecodeString(c.UEFIData); err != nil {
+			add("uefi_data: not base64 (%v)", err)
+		}
+		if c.BootMode == "legacy-bios" {
+			add("uefi_data: needs boot_mode uefi or uefi-preferred, not legacy-bios")
+		}
+	}
+	if c.AMISkipBuildRegion && len(c.AMIRegions) == 0 {
+		add("skip_save_build_region: needs ami_regions to copy to")
+	}
+	if c.ImportMethod == publishaws.ImportS3 && c.S3Bucket == "" {
+		add("s3_bucket: required with import_method = %q", publishaws.ImportS3)
+	}
+	if c.UploadConcurrency < 0 {
+		add("upload_concurrency: %d is negative", c.UploadConcurrency)
+	}
+	if c.AMIForceDeleteSnapshot && !c.AMIForceDeregister && !c.PackerForce {
+		add("force_delete_snapshot: needs force_deregister = true (or packer build -force)")
+	}
+	errs = append(errs, c.validateEncryption()...)
+	return append(errs, c.validateSharing()...)
+}
+
+// validateEncryption checks kms_key_id and region_kms_key_ids.
+func (c *Config) validateEncryption() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.KMSKeyID != "" {
+		if !c.EncryptBoot {
+			add("kms_key_id: needs encrypt_boot = true")
+		}
+		if !kmsKeyRE.MatchString(c.KMSKeyID) {
+			add("kms_key_id %q: want a key ID, alias/NAME or a key or alias ARN", c.KMSKeyID)
+		}
+	}
+	for _, r := range sortedKeys(c.RegionKMSKeyIDs) {
+		k := c.RegionKMSKeyIDs[r]
+		if r != c.Region && !slices.Contains(c.AMIRegions, r) {
+			add("region_kms_key_ids: %s is neither region nor in ami_regions", r)
+		}
+		if k == "" {
+			continue
+		}
+		if !c.EncryptBoot {
+			add("region_kms_key_ids[%q]: needs encrypt_boot = true", r)
+		}
+		if !kmsKeyRE.MatchString(k) {
+			add("region_kms_key_ids[%q] %q: want a key ID, alias/NAME or a key or alias ARN", r, k)
+		}
+	}
+	return errs
+}
+
+// validateSharing checks the account lists and groups, and that nothing
+// encrypted with an account's default key (which cannot be shared) is
+// shared.
+func (c *Config) validateSharing() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for _, l := range []struct {
+		field string
+		ids   []string
+	}{{"ami_users", c.AMIUsers}, {"snapshot_users", c.SnapshotUsers}} {
+		for i, id := range l.ids {
+			if !accountRE.MatchString(id) {
+				add("%s[%d] %q: want a 12-digit AWS account ID", l.field, i, id)
+			}
+		}
+	}
+	for _, l := range []struct {
+		field  string
+		groups []string
+	}{{"ami_groups", c.AMIGroups}, {"snapshot_groups", c.SnapshotGroups}} {
+		for i, g := range l.groups {
+			if g != "all" {
+				add("%s[%d] %q: the only group is all", l.field, i, g)
+			}
+		}
+	}
+	shared := ""
+	for _, f := range []struct {
+		field string
+		n     int
+	}{{"ami_users", len(c.AMIUsers)}, {"ami_org_arns", len(c.AMIOrgArns)}, {"ami_ou_arns", len(c.AMIOuArns)}, {"snapshot_users", len(c.SnapshotUsers)}} {
+		if f.n > 0 && shared == "" {
+			shared = f.field
+		}
+	}
+	if shared == "" || !c.EncryptBoot {
+		return errs
+	}
+	if c.buildRegionKey() == "" {
+		add("%s: an AMI encrypted with the account's default KMS key cannot be shared; set kms_key_id", shared)
+	}
+	for _, r := range c.AMIRegions {
+		if r != c.Region && c.RegionKMSKeyIDs[r] == "" {
+			add("%s: the copy in %s would be encrypted with the default KMS key, which cannot be shared; set region_kms_key_ids[%q]", shared, r, r)
+		}
+	}
+	return errs
+}
+
+// buildRegionKey is the KMS key of the build region's snapshot: as in
+// packer-plugin-amazon, region_kms_key_ids wins over kms_key_id there.
+func (c *Config) buildRegionKey() string {
+	if k := c.RegionKMSKeyIDs[c.Region]; c.Region != "" && k != "" {
+		return k
+	}
+	return c.KMSKeyID
+}

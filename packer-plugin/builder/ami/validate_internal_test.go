@@ -1,0 +1,68 @@
+package ami
+
+import (
+	"errors"
+	"testing"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+func TestPrepareValidatesAMIFields(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  []any
+		want []string // error prefixes; none means valid
+	}{
+		{name: "name characters", raw: []any{"ami_name", "os:1.2*"}, want: []string{`ami_name "os:1.2*": only letters`}},
+		{name: "name allowed characters", raw: []any{"ami_name", "Elemental (v1.2) [x] a/b-c'd@e_f"}},
+		{name: "unknown name from a data source", raw: []any{"ami_name", "os-<unknown>"}},
+		{name: "uefi_data not base64 with legacy-bios", raw: []any{"uefi_data", "!!", "boot_mode", "legacy-bios"},
+			want: []string{"uefi_data: not base64", "uefi_data: needs boot_mode uefi or uefi-preferred"}},
+		{name: "uefi_data base64", raw: []any{"uefi_data", "QU1aTlVFRkk="}},
+		{name: "account ids", raw: []any{"ami_users", []string{"123456789012", "12345"}, "snapshot_users", []string{"me"}},
+			want: []string{`ami_users[1] "12345": want a 12-digit`, `snapshot_users[0] "me": want a 12-digit`}},
+		{name: "groups", raw: []any{"ami_groups", []string{"all", "everyone"}, "snapshot_groups", []string{"public"}},
+			want: []string{`ami_groups[1] "everyone": the only group is all`, `snapshot_groups[0] "public": the only group is all`}},
+		{name: "key formats", raw: []any{"encrypt_boot", true, "kms_key_id", "alias/os", "ami_regions", []string{"eu-west-1", "us-west-2"},
+			"region_kms_key_ids", map[string]string{"eu-west-1": "mrk-1234abcd12ab34cd56ef1234567890ab",
+				"us-west-2": "arn:aws:kms:us-west-2:111122223333:alias/os"}}},
+		{name: "bad key", raw: []any{"encrypt_boot", true, "kms_key_id", "my key"}, want: []string{`kms_key_id "my key": want a key ID`}},
+		{name: "region key needs encryption", raw: []any{"ami_regions", []string{"eu-west-1"}, "region_kms_key_ids", map[string]string{"eu-west-1": "alias/os"}},
+			want: []string{`region_kms_key_ids["eu-west-1"]: needs encrypt_boot = true`}},
+		{name: "sharing with the default key", raw: []any{"region", "us-east-1", "encrypt_boot", true, "ami_org_arns", []string{"arn:aws:organizations::111122223333:organization/o-abc"},
+			"ami_regions", []string{"eu-west-1", "us-west-2"}, "region_kms_key_ids", map[string]string{"us-west-2": "alias/os"}},
+			want: []string{"ami_org_arns: an AMI encrypted with the account's default KMS key cannot be shared",
+				"ami_org_arns: the copy in eu-west-1 would be encrypted with the default KMS key"}},
+		{name: "sharing with customer keys", raw: []any{"region", "us-east-1", "encrypt_boot", true, "snapshot_users", []string{"111122223333"},
+			"ami_regions", []string{"eu-west-1"}, "region_kms_key_ids", map[string]string{"us-east-1": "alias/a", "eu-west-1": "alias/b"}}},
+		{name: "sharing unencrypted", raw: []any{"ami_users", []string{"111122223333"}, "ami_regions", []string{"eu-west-1"}}},
+		{name: "-force allows force_delete_snapshot", raw: []any{"force_delete_snapshot", true, "packer_force", true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b Builder
+			_, _, err := b.Prepare(raw(tc.raw...))
+			var got []string
+			var m *packersdk.MultiError
+			if errors.As(err, &m) {
+				for _, e := range m.Errors {
+					got = append(got, e.Error())
+				}
+			} else if err != nil {
+				t.Fatalf("err = %v, want nil or a MultiError", err)
+			}
+			checkErrorPrefixes(t, got, tc.want)
+		})
+	}
+}
+
+func TestRegionKeyWinsInTheBuildRegion(t *testing.T) {
+	var b Builder
+	if _, _, err := b.Prepare(raw("region", "us-east-1", "encrypt_boot", true, "kms_key_id", "alias/a",
+		"region_kms_key_ids", map[string]string{"us-east-1": "alias/b"})); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.specs.ami.KMSKeyID; got != "alias/b" {
+		t.Errorf("build-region key %q, want region_kms_key_ids' alias/b (as packer-plugin-amazon)", got)
+	}
+}
