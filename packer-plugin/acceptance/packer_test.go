@@ -200,7 +200,28 @@ source "elemental" "bad" {
   disk_size = "8X"
   recovery { filesystem = "btrfs" }
 }
-build { sources = ["source.elemental.bad"] }
+source "elemental-aws" "bad" {
+  source_image = "reg/os:1"
+  ami_name     = "x"
+  boot_mode    = "bios"
+  tags         = { "aws:name" = "v" }
+  tag {
+    key   = ""
+    value = "v"
+  }
+  snapshot_tag {
+    key   = "aws:x"
+    value = "y"
+  }
+}
+source "elemental-gcp" "bad" {
+  source_image = "reg/os:1"
+  project_id   = "p"
+  bucket       = "b"
+  image_name   = "Bad_Name"
+  image_labels = { "Bad Key" = "V!" }
+}
+build { sources = ["source.elemental.bad", "source.elemental-aws.bad", "source.elemental-gcp.bad"] }
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +230,10 @@ build { sources = ["source.elemental.bad"] }
 		t.Fatalf("packer validate accepted a bad template:\n%s", out)
 	}
 	for _, want := range []string{"source_image: required", `platform "linux/s390x"`, `formats[0]: "iso" is not a format`,
-		`disk_size: size "8X"`, `recovery.filesystem "btrfs"`} {
+		`disk_size: size "8X"`, `recovery.filesystem "btrfs"`,
+		"ami_name: required, 3 to 128 characters", `boot_mode "bios"`, `tags["aws:name"]: key "aws:name": the aws: prefix is reserved`,
+		"tag[0]: key is empty", `snapshot_tag[0]: key "aws:x": the aws: prefix is reserved`,
+		`image_name "Bad_Name"`, `image_labels: label key "Bad Key"`, `image_labels: label "Bad Key" value "V!"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("packer validate output lacks %q:\n%s", want, out)
 		}
