@@ -66,7 +66,7 @@ func needBoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("boot test needs root (mmdebstrap and chroot build the test derivatives)")
 	}
-	for _, tool := range []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "chroot"} {
+	for _, tool := range []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "chroot", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("boot test needs %s: %v", tool, err)
 		}
