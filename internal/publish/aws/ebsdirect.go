@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -15,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-
-	"github.com/elemental-suite/elemental/internal/diskformat"
 )
 
 // BlockSize is the EBS direct API block size.
@@ -41,19 +38,16 @@ type block struct {
 // uploadDirect writes the disk into a new snapshot with the EBS direct
 // APIs (incrementally over Spec.ParentSnapshotID when set) and waits until
 // the snapshot is completed.
-func (p *publisher) uploadDirect(ctx context.Context, f *os.File) (string, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("stating raw disk %s: %w", f.Name(), err)
-	}
+func (p *publisher) uploadDirect(ctx context.Context, src Source) (string, error) {
 	c := p.ebs()
 	var par *parent
 	if p.spec.ParentSnapshotID != "" {
+		var err error
 		if par, err = p.loadParent(ctx, c); err != nil {
 			return "", err
 		}
 	}
-	volGiB, err := p.volumeGiB((fi.Size()+gib-1)/gib, par)
+	volGiB, err := p.volumeGiB((src.Size()+gib-1)/gib, par)
 	if err != nil {
 		return "", err
 	}
@@ -61,12 +55,12 @@ func (p *publisher) uploadDirect(ctx context.Context, f *os.File) (string, error
 	if err != nil {
 		return "", err
 	}
-	total, err := p.uploadTotal(f, volGiB, par)
+	total, err := p.uploadTotal(src, volGiB, par)
 	if err != nil {
 		return "", err
 	}
 	u := &uploader{p: p, c: c, snap: id, total: total, parent: par, sums: map[int32][sha256.Size]byte{}}
-	if err := u.run(ctx, f, volGiB*gib/BlockSize); err != nil {
+	if err := u.run(ctx, src, volGiB*gib/BlockSize); err != nil {
 		return "", err
 	}
 	if err := u.complete(ctx); err != nil {
@@ -105,35 +99,25 @@ func (p *publisher) startSnapshot(ctx context.Context, c *ebs.Client, volGiB int
 }
 
 // uploadTotal is the number of bytes the upload will go through: every
-// block of the volume when encrypted, else every block overlapping a data
-// extent plus the parent's blocks (an upper bound: all-zero blocks are
+// block of the volume when encrypted, else the source's data size (or its
+// size) plus the parent's blocks (an upper bound: all-zero blocks are
 // skipped, and blocks may be counted twice).
-func (p *publisher) uploadTotal(f *os.File, volGiB int64, par *parent) (int64, error) {
+func (p *publisher) uploadTotal(src Source, volGiB int64, par *parent) (int64, error) {
+	vol := volGiB * gib
 	if p.spec.Encrypted {
-		return volGiB * gib, nil
+		return vol, nil
 	}
-	exts, err := diskformat.Extents(f)
-	if err != nil {
-		return 0, err
-	}
-	var n, last int64 = 0, -1
-	for _, e := range exts {
-		if !e.Data {
-			continue
-		}
-		first, end := e.Offset/BlockSize, (e.End()+BlockSize-1)/BlockSize
-		if first <= last {
-			first = last + 1
-		}
-		if end > first {
-			n += end - first
-			last = end - 1
+	n := src.Size()
+	if ds, ok := src.(dataSizer); ok {
+		var err error
+		if n, err = ds.DataSize(); err != nil {
+			return 0, fmt.Errorf("sizing the data of %s: %w", src.Name(), err)
 		}
 	}
 	if par != nil {
-		n = min(n+int64(len(par.sorted)), volGiB*gib/BlockSize)
+		n = min(n+int64(len(par.sorted))*BlockSize, vol)
 	}
-	return n * BlockSize, nil
+	return n, nil
 }
 
 func ebsTags(m map[string]string) []ebstypes.Tag {
@@ -165,11 +149,9 @@ type uploader struct {
 	done      int64 // bytes written or inherited, for progress
 }
 
-// run streams the disk's blocks to the workers. With encryption every
-// block of the volume (volBlocks) is written, zero blocks included,
-// because absent blocks of an encrypted snapshot do not read as zeros;
-// with a parent, zero blocks are also written where the parent has data.
-func (u *uploader) run(ctx context.Context, f *os.File, volBlocks int64) error {
+// run streams the disk's blocks to the workers, then the zero blocks
+// that fill requires.
+func (u *uploader) run(ctx context.Context, src Source, volBlocks int64) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan block, 2*u.p.spec.UploadConcurrency)
@@ -199,24 +181,22 @@ func (u *uploader) run(ctx context.Context, f *os.File, volBlocks int64) error {
 			return context.Cause(ctx)
 		}
 	}
-	fill := &fillers{all: u.p.spec.Encrypted}
-	if u.parent != nil {
-		fill.parent = u.parent.sorted
-	}
-	zero := func(i int64) error { return send(block{int32(i), zeroBlock}) }
-	next := int64(0)
-	err := diskformat.Blocks(ctx, f, BlockSize, func(b diskformat.Block) error {
-		idx := b.Offset / BlockSize
-		if err := fill.each(next, idx, zero); err != nil {
-			return err
+	seen := newBitmap(volBlocks)
+	err := src.Blocks(ctx, BlockSize, func(off int64, data []byte) error {
+		idx := off / BlockSize
+		switch {
+		case off%BlockSize != 0 || len(data) != BlockSize || idx < 0 || idx >= volBlocks:
+			return fmt.Errorf("block of %d bytes at offset %d is not a block of the %d-block volume", len(data), off, volBlocks)
+		case seen.has(idx):
+			return fmt.Errorf("block %d came twice", idx)
 		}
+		seen.set(idx)
 		buf := pool.Get().([]byte)
-		copy(buf, b.Data)
-		next = idx + 1
+		copy(buf, data)
 		return send(block{int32(idx), buf})
 	})
 	if err == nil {
-		err = fill.each(next, volBlocks, zero)
+		err = u.fill(seen, volBlocks, func(i int64) error { return send(block{int32(i), zeroBlock}) })
 	}
 	close(jobs)
 	wg.Wait()

@@ -90,36 +90,40 @@ func (p *publisher) volumeGiB(diskGiB int64, par *parent) (int64, error) {
 	return vol, nil
 }
 
-// fillers yields the block indices that need an explicit zero block
-// although the disk has no data there: every index when all is set
-// (absent blocks of an encrypted snapshot do not read back as zeros), and
-// otherwise the indices the parent holds (they would be inherited). Calls
-// must come with increasing, non-overlapping ranges.
-type fillers struct {
-	all    bool
-	parent []int32
-	next   int
-}
-
-// each calls fn for every index in [from, to) that needs a zero block.
-func (f *fillers) each(from, to int64, fn func(int64) error) error {
-	if f.all {
-		for i := from; i < to; i++ {
-			if err := fn(i); err != nil {
-				return err
+// fill calls zero for every block of the volume the source did not yield
+// (seen) that still needs a zero block: every one when encrypted (absent
+// blocks of an encrypted snapshot do not read back as zeros), and
+// otherwise those the parent holds (they would be inherited).
+func (u *uploader) fill(seen bitmap, volBlocks int64, zero func(int64) error) error {
+	if u.p.spec.Encrypted {
+		for i := range volBlocks {
+			if !seen.has(i) {
+				if err := zero(i); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}
-	for ; f.next < len(f.parent) && int64(f.parent[f.next]) < to; f.next++ {
-		if i := int64(f.parent[f.next]); i >= from {
-			if err := fn(i); err != nil {
+	if u.parent == nil {
+		return nil
+	}
+	for _, i := range u.parent.sorted {
+		if !seen.has(int64(i)) {
+			if err := zero(int64(i)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
 }
+
+// bitmap is a set of block indices.
+type bitmap []uint64
+
+func newBitmap(n int64) bitmap    { return make(bitmap, (n+63)/64) }
+func (b bitmap) set(i int64)      { b[i/64] |= 1 << (i % 64) }
+func (b bitmap) has(i int64) bool { return b[i/64]&(1<<(i%64)) != 0 }
 
 // unchanged reports whether the parent holds block b with checksum sum,
 // so the child can leave it out. The parent's checksum comes from

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"sync"
 	"time"
 
@@ -42,30 +42,35 @@ type publisher struct {
 // spec says. progress may be nil; it is never called concurrently. On any
 // error, including ctx cancellation, every resource Publish created is
 // deleted before it returns.
-func Publish(ctx context.Context, cfg aws.Config, rawDisk string, spec Spec, progress func(Event)) (_ *Result, err error) {
+func Publish(ctx context.Context, cfg aws.Config, rawDisk string, spec Spec, progress func(Event)) (*Result, error) {
+	src, err := OpenFile(rawDisk)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return PublishSource(ctx, cfg, src, spec, progress)
+}
+
+// PublishSource is Publish for any Source. The S3 import method needs a
+// source that is also an io.ReaderAt (a FileSource is).
+func PublishSource(ctx context.Context, cfg aws.Config, src Source, spec Spec, progress func(Event)) (_ *Result, err error) {
 	spec, err = spec.normalize(cfg.Region)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(rawDisk)
-	if err != nil {
-		return nil, fmt.Errorf("opening raw disk: %w", err)
+	if src.Size() <= 0 {
+		return nil, fmt.Errorf("raw disk %s is empty: %w", src.Name(), ErrInvalidSpec)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stating raw disk %s: %w", rawDisk, err)
+	if _, ok := src.(io.ReaderAt); !ok && spec.ImportMethod == ImportS3 {
+		return nil, fmt.Errorf("%s needs a random-access disk, and %s is not: %w", ImportS3, src.Name(), ErrInvalidSpec)
 	}
-	if fi.Size() == 0 {
-		return nil, fmt.Errorf("raw disk %s is empty: %w", rawDisk, ErrInvalidSpec)
-	}
-	diskGiB := (fi.Size() + gib - 1) / gib
+	diskGiB := (src.Size() + gib - 1) / gib
 	defaulted := spec.VolumeSizeGiB == 0
 	if defaulted {
 		spec.VolumeSizeGiB = int32(diskGiB)
 	}
 	if int64(spec.VolumeSizeGiB) < diskGiB {
-		return nil, fmt.Errorf("volume size %d GiB is smaller than the %d GiB disk %s: %w", spec.VolumeSizeGiB, diskGiB, rawDisk, ErrInvalidSpec)
+		return nil, fmt.Errorf("volume size %d GiB is smaller than the %d GiB disk %s: %w", spec.VolumeSizeGiB, diskGiB, src.Name(), ErrInvalidSpec)
 	}
 	p := &publisher{cfg: withRetryer(cfg), spec: spec, run: uuid.NewString(), progress: progress, ec2s: map[string]*ec2.Client{}, volumeDefaulted: defaulted}
 	p.res = Result{AMIs: map[string]string{}, Snapshots: map[string]string{}}
@@ -76,20 +81,20 @@ func Publish(ctx context.Context, cfg aws.Config, rawDisk string, spec Spec, pro
 			}
 		}
 	}()
-	if err := p.publish(ctx, f); err != nil {
-		return nil, fmt.Errorf("publishing %s as AMI %q: %w", rawDisk, spec.Name, err)
+	if err := p.publish(ctx, src); err != nil {
+		return nil, fmt.Errorf("publishing %s as AMI %q: %w", src.Name(), spec.Name, err)
 	}
 	res := p.res
 	return &res, nil
 }
 
-func (p *publisher) publish(ctx context.Context, f *os.File) error {
+func (p *publisher) publish(ctx context.Context, src Source) error {
 	var snap string
 	var err error
-	if p.spec.ImportMethod == ImportS3 {
-		snap, err = p.importS3(ctx, f)
+	if ra, ok := src.(io.ReaderAt); ok && p.spec.ImportMethod == ImportS3 {
+		snap, err = p.importS3(ctx, ra, src.Size())
 	} else {
-		snap, err = p.uploadDirect(ctx, f)
+		snap, err = p.uploadDirect(ctx, src)
 	}
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -22,14 +21,10 @@ const minPartSize = 16 << 20
 
 // importS3 uploads the raw disk to S3, imports it as a snapshot, tags the
 // snapshot and deletes the object.
-func (p *publisher) importS3(ctx context.Context, f *os.File) (string, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("stating raw disk %s: %w", f.Name(), err)
-	}
+func (p *publisher) importS3(ctx context.Context, f io.ReaderAt, size int64) (string, error) {
 	bucket := p.spec.S3Bucket
 	key := fmt.Sprintf("elemental-import/%s-%s.raw", objectName(p.spec.Name), p.run)
-	if err := p.uploadObject(ctx, f, fi.Size(), bucket, key); err != nil {
+	if err := p.uploadObject(ctx, f, size, bucket, key); err != nil {
 		return "", err
 	}
 	snap, err := p.importSnapshot(ctx, bucket, key)
@@ -59,7 +54,7 @@ func objectName(name string) string {
 
 // uploadObject streams the file to S3 as a multipart upload, parts read
 // straight from the file with bounded concurrency.
-func (p *publisher) uploadObject(ctx context.Context, f *os.File, size int64, bucket, key string) error {
+func (p *publisher) uploadObject(ctx context.Context, f io.ReaderAt, size int64, bucket, key string) error {
 	c := p.s3()
 	tags := url.Values{}
 	for k, v := range p.spec.snapshotTags(p.run) {
@@ -99,7 +94,7 @@ func (p *publisher) uploadObject(ctx context.Context, f *os.File, size int64, bu
 	return nil
 }
 
-func (p *publisher) uploadParts(ctx context.Context, c *s3.Client, f *os.File, size int64, bucket, key, id string) ([]s3types.CompletedPart, error) {
+func (p *publisher) uploadParts(ctx context.Context, c *s3.Client, f io.ReaderAt, size int64, bucket, key, id string) ([]s3types.CompletedPart, error) {
 	partSize := max(int64(minPartSize), (size+9999)/10000)
 	n := int((size + partSize - 1) / partSize)
 	parts := make([]s3types.CompletedPart, n)
