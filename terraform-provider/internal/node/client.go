@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -104,11 +105,34 @@ func (c *Client) Close() error {
 // Output.Code); a dropped connection is ErrDisconnected. Cancelling ctx
 // closes the session.
 func (c *Client) Run(ctx context.Context, cmd string) (Output, error) {
+	return c.run(ctx, cmd, false)
+}
+
+// RunHangup is Run on a pseudo-terminal, for long toolkit commands: when
+// the session ends early (ctx cancelled, the provider killed, the
+// connection lost) sshd closes the terminal and the kernel hangs up the
+// command's whole process group (SIGHUP), so it never runs on unattended.
+// (The SSH "signal" request is not enough: OpenSSH refuses it for many
+// sessions, root logins among them.) The terminal merges stderr into
+// stdout; line ends are turned back into "\n".
+func (c *Client) RunHangup(ctx context.Context, cmd string) (Output, error) {
+	out, err := c.run(ctx, cmd, true)
+	out.Stdout = strings.ReplaceAll(out.Stdout, "\r\n", "\n")
+	return out, err
+}
+
+func (c *Client) run(ctx context.Context, cmd string, tty bool) (Output, error) {
 	s, err := c.conn.NewSession()
 	if err != nil {
 		return Output{}, fmt.Errorf("opening session: %w", err)
 	}
 	defer s.Close()
+	if tty {
+		modes := ssh.TerminalModes{ssh.ECHO: 0, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+		if err := s.RequestPty("dumb", 50, 200, modes); err != nil {
+			return Output{}, fmt.Errorf("requesting a terminal: %w", err)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	s.Stdout, s.Stderr = &stdout, &stderr
 	done := make(chan error, 1)
@@ -117,7 +141,13 @@ func (c *Client) Run(ctx context.Context, cmd string) (Output, error) {
 	case <-ctx.Done():
 		_ = s.Signal(ssh.SIGKILL)
 		s.Close()
-		return Output{Stdout: stdout.String(), Stderr: stderr.String()}, fmt.Errorf("running %q: %w", firstWords(cmd), ctx.Err())
+		var out Output
+		select { // the output is complete (and safe to read) once Run returned
+		case <-done:
+			out = Output{Stdout: stdout.String(), Stderr: stderr.String()}
+		case <-time.After(5 * time.Second):
+		}
+		return out, fmt.Errorf("running %q: %w", firstWords(cmd), ctx.Err())
 	case err = <-done:
 	}
 	out := Output{Stdout: stdout.String(), Stderr: stderr.String()}

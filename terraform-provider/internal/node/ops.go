@@ -44,6 +44,20 @@ type Upgrade struct {
 	InsecureRegistry bool
 }
 
+// hangupRunner runs commands that die with the session (Client.RunHangup).
+type hangupRunner interface {
+	RunHangup(ctx context.Context, cmd string) (Output, error)
+}
+
+// runHangup runs a long toolkit command so that it ends when the
+// session does (an interrupted apply), where the runner can.
+func runHangup(ctx context.Context, c Runner, cmd string) (Output, error) {
+	if h, ok := c.(hangupRunner); ok {
+		return h.RunHangup(ctx, cmd)
+	}
+	return c.Run(ctx, cmd)
+}
+
 func (n *Node) sudo() bool { return n.Config.User != "" && n.Config.User != "root" }
 
 func (n *Node) interval() time.Duration {
@@ -127,7 +141,7 @@ func (n *Node) Apply(ctx context.Context, u Upgrade) (*Status, error) {
 	defer c.Close()
 	for _, cmd := range UpgradeCommands(st.Generation, u) {
 		n.say("running %s", cmd)
-		out, err := c.Run(ctx, asRoot(n.sudo(), cmd))
+		out, err := runHangup(ctx, c, asRoot(n.sudo(), cmd))
 		if err := check("elemental upgrade", out, err); err != nil {
 			return nil, err
 		}
@@ -201,7 +215,7 @@ func (n *Node) Reset(ctx context.Context, persistent, oem bool) (*Status, error)
 	defer c.Close()
 	cmd := ResetCommand(persistent, oem)
 	n.say("running %s", cmd)
-	out, err := c.Run(ctx, asRoot(n.sudo(), cmd))
+	out, err := runHangup(ctx, c, asRoot(n.sudo(), cmd))
 	if err := check("elemental reset", out, err); err != nil {
 		return nil, err
 	}

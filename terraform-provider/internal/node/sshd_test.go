@@ -107,3 +107,49 @@ func TestSSHDHostKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestSSHDHangup: a long command run with RunHangup ends with its
+// session; its output and exit code come through the terminal.
+func TestSSHDHangup(t *testing.T) {
+	s := nodetest.Start(t)
+	c, err := node.Dial(context.Background(), s.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out, err := c.RunHangup(context.Background(), "echo one; echo two >&2; exit 7")
+	if err != nil || out.Code != 7 || out.Stdout != "one\ntwo\n" {
+		t.Fatalf("RunHangup = %+v, %v; want one\\ntwo\\n and exit 7", out, err)
+	}
+	tests := []struct {
+		name   string
+		hangup bool
+		want   bool // the command finishes after the cancellation
+	}{
+		{name: "hangup ends the command", hangup: true, want: false},
+		{name: "a plain session runs on, hence RunHangup", hangup: false, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mark := filepath.Join(t.TempDir(), "finished")
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			cmd := "sleep 2; touch '" + mark + "'"
+			var out node.Output
+			var err error
+			start := time.Now()
+			if tt.hangup {
+				out, err = c.RunHangup(ctx, cmd)
+			} else {
+				out, err = c.Run(ctx, cmd)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("got %+v, %v after %s, want the context's error", out, err, time.Since(start))
+			}
+			time.Sleep(3 * time.Second)
+			if _, err := os.Stat(mark); (err == nil) != tt.want {
+				t.Errorf("command finished after the cancellation: %v, want %v", err == nil, tt.want)
+			}
+		})
+	}
+}
