@@ -65,6 +65,21 @@ func TestScanFindsPlantedForms(t *testing.T) {
 	}
 }
 
+// A line every key of its kind shares is not a finding alone; the rest of
+// the key still is.
+func TestScanSkipsCommonLines(t *testing.T) {
+	pem := planted[1]
+	lines := strings.Split(pem.value, "\n")
+	pem.common = []string{lines[1]}
+	ns := needles([]secret{pem})
+	if found := scanBytes("header", 0, []byte("x "+lines[1]+" y"), ns); len(found) != 0 {
+		t.Errorf("a common line was reported: %v", found)
+	}
+	if found := scanBytes("body", 0, []byte("x "+lines[2]+" y"), ns); len(found) == 0 {
+		t.Error("a key line was not found")
+	}
+}
+
 func TestScanReaderAcrossChunks(t *testing.T) {
 	pw := planted[0].value
 	ns := needles(planted)
