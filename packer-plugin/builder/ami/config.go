@@ -37,7 +37,8 @@ type Config struct {
 	// Groups allowed to create volumes from the snapshots (`all`).
 	SnapshotGroups []string `mapstructure:"snapshot_groups" required:"false"`
 	// Key/value tags on the AMIs. The source, its digest, the generation
-	// and the kernel version are added as `elemental:*` provenance tags.
+	// and the kernel version are added as `elemental:*` provenance tags,
+	// which replace tags of the same key (a warning says so).
 	// At most 45 tags (AWS allows 50 per resource; the build adds 5); keys
 	// up to 128 characters and not starting with `aws:`, values up to 256.
 	Tags map[string]string `mapstructure:"tags" required:"false"`

@@ -98,10 +98,10 @@ func provenance(r *installer.Result) map[string]string {
 		src = src[:256]
 	}
 	return map[string]string{
-		"elemental:source":         src,
-		"elemental:source-digest":  r.Digest,
-		"elemental:generation":     r.Generation.String(),
-		"elemental:kernel-version": r.KernelVersion,
+		tagSource:        src,
+		tagSourceDigest:  r.Digest,
+		tagGeneration:    r.Generation.String(),
+		tagKernelVersion: r.KernelVersion,
 	}
 }
 

@@ -2,11 +2,14 @@ package ami
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
+
+	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
 )
 
 // AWS limits on user tags: 50 tags per resource, of which the build itself
@@ -19,6 +22,17 @@ const (
 	maxTagKey          = 128
 	maxTagValue        = 256
 )
+
+// Provenance tag keys: provenance() sets the first four, the publisher
+// the run tag.
+const (
+	tagSource        = "elemental:source"
+	tagSourceDigest  = "elemental:source-digest"
+	tagGeneration    = "elemental:generation"
+	tagKernelVersion = "elemental:kernel-version"
+)
+
+var provenanceKeys = []string{tagSource, tagSourceDigest, tagGeneration, tagKernelVersion, publishaws.RunTag}
 
 // tagSet names a map field and the block field merged into it.
 type tagSet struct {
@@ -45,10 +59,14 @@ func (c *Config) mergeTags() (warns []string, errs []error) {
 
 func (s tagSet) merge() (warns []string, errs []error) {
 	for _, k := range sortedKeys(*s.m) {
-		errs = append(errs, checkTag(fmt.Sprintf("%s[%q]", s.mapField, k), k, (*s.m)[k])...)
+		field := fmt.Sprintf("%s[%q]", s.mapField, k)
+		errs = append(errs, checkTag(field, k, (*s.m)[k])...)
+		warns = append(warns, provenanceWarning(field, k)...)
 	}
 	for i, kv := range s.blocks {
-		errs = append(errs, checkTag(fmt.Sprintf("%s[%d]", s.blockField, i), kv.Key, kv.Value)...)
+		field := fmt.Sprintf("%s[%d]", s.blockField, i)
+		errs = append(errs, checkTag(field, kv.Key, kv.Value)...)
+		warns = append(warns, provenanceWarning(field, kv.Key)...)
 		if old, ok := (*s.m)[kv.Key]; ok && old != kv.Value && kv.Key != "" {
 			warns = append(warns, fmt.Sprintf("%s[%d]: key %q overrides the value %q it has in %s",
 				s.blockField, i, kv.Key, old, s.mapField))
@@ -81,6 +99,14 @@ func checkTag(field, key, value string) []error {
 		errs = append(errs, fmt.Errorf("%s: value has %d characters, at most %d", field, n, maxTagValue))
 	}
 	return errs
+}
+
+// provenanceWarning warns about a tag the build's own tags replace.
+func provenanceWarning(field, key string) []string {
+	if !slices.Contains(provenanceKeys, key) {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: %s is a provenance tag the build sets; this value is replaced", field, key)}
 }
 
 func sortedKeys(m map[string]string) []string {

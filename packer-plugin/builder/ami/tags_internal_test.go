@@ -41,6 +41,11 @@ func TestPrepareMergesTagBlocks(t *testing.T) {
 			wantWarns: []string{`tag[0]: key "Name" overrides the value "os" it has in tags`}},
 		{name: "the same value twice is no warning", raw: []any{"tags", map[string]string{"Name": "os"}, "tag", kv("Name", "os")},
 			wantTags: map[string]string{"Name": "os"}},
+		{name: "provenance keys are replaced, with a warning",
+			raw:      []any{"tags", map[string]string{"elemental:source": "x"}, "snapshot_tag", kv("elemental:publish-run", "y")},
+			wantTags: map[string]string{"elemental:source": "x"}, wantSnapTags: map[string]string{"elemental:publish-run": "y"},
+			wantWarns: []string{`tags["elemental:source"]: elemental:source is a provenance tag the build sets; this value is replaced`,
+				"snapshot_tag[0]: elemental:publish-run is a provenance tag the build sets; this value is replaced"}},
 		{name: "a later block wins over an earlier one", raw: []any{"snapshot_tag", kv("Name", "a", "Name", "b")},
 			wantSnapTags: map[string]string{"Name": "b"}},
 	}
