@@ -35,7 +35,7 @@ const regionKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56e
 func TestPrepareMapsAmazonNames(t *testing.T) {
 	var b Builder
 	gen, _, err := b.Prepare(raw("region", "eu-west-1", "platform", "linux/arm64", "ami_description", "d",
-		"ami_regions", []string{"us-east-1"}, "ami_users", []string{"111122223333"}, "ami_groups", []string{"all"},
+		"ami_regions", []string{"us-east-1"}, "ami_users", []string{"111122223333"}, "ami_org_arns", []string{"arn:aws:organizations::111122223333:organization/o-abc"},
 		"snapshot_users", []string{"444455556666"}, "tags", map[string]string{"a": "b"}, "encrypt_boot", true, "kms_key_id", "alias/os",
 		"region_kms_key_ids", map[string]string{"us-east-1": regionKey}, "boot_mode", "uefi-preferred", "ena_support", false,
 		"imds_support", "v2.0", "deprecate_at", "2030-01-02T03:04:05Z",
@@ -48,11 +48,11 @@ func TestPrepareMapsAmazonNames(t *testing.T) {
 		t.Errorf("generated data keys = %v", gen)
 	}
 	s := b.specs.ami
-	got := []any{s.Region, s.Architecture, s.Description, s.Regions, s.LaunchUsers, s.LaunchGroups, s.SnapshotUsers,
+	got := []any{s.Region, s.Architecture, s.Description, s.Regions, s.LaunchUsers, s.OrgARNs, s.SnapshotUsers,
 		s.Tags["a"], s.Encrypted, s.KMSKeyID, s.RegionKMSKeyIDs["us-east-1"], s.BootMode, *s.ENASupport, s.IMDSSupport,
 		s.DeprecateAt.Year(), s.DeregistrationProtection, s.ProtectionCooldown, s.ForceDeregister,
 		s.ImportMethod, s.S3Bucket, s.UploadConcurrency}
-	want := []any{"eu-west-1", "arm64", "d", []string{"us-east-1"}, []string{"111122223333"}, []string{"all"}, []string{"444455556666"},
+	want := []any{"eu-west-1", "arm64", "d", []string{"us-east-1"}, []string{"111122223333"}, []string{"arn:aws:organizations::111122223333:organization/o-abc"}, []string{"444455556666"},
 		"b", true, "alias/os", regionKey, "uefi-preferred", false, "v2.0", 2030, true, true, true, "s3-import", "bkt", 4}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AMI spec (-want +got):\n%s", diff)

@@ -135,6 +135,12 @@ func (c *Config) validateSharing() []error {
 			shared = f.field
 		}
 	}
+	if c.EncryptBoot && slices.Contains(c.AMIGroups, "all") {
+		add("ami_groups: an encrypted AMI cannot be public (all)")
+	}
+	if c.EncryptBoot && slices.Contains(c.SnapshotGroups, "all") {
+		add("snapshot_groups: an encrypted snapshot cannot be public (all)")
+	}
 	if shared == "" || !c.EncryptBoot {
 		return errs
 	}

@@ -2,6 +2,7 @@ package ami
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -36,6 +37,8 @@ func TestPrepareValidatesAMIFields(t *testing.T) {
 		{name: "sharing with customer keys", raw: []any{"region", "us-east-1", "encrypt_boot", true, "snapshot_users", []string{"111122223333"},
 			"ami_regions", []string{"eu-west-1"}, "region_kms_key_ids", map[string]string{"us-east-1": "alias/a", "eu-west-1": "alias/b"}}},
 		{name: "sharing unencrypted", raw: []any{"ami_users", []string{"111122223333"}, "ami_regions", []string{"eu-west-1"}}},
+		{name: "encrypted and public", raw: []any{"encrypt_boot", true, "ami_groups", []string{"all"}, "snapshot_groups", []string{"all"}},
+			want: []string{"ami_groups: an encrypted AMI cannot be public", "snapshot_groups: an encrypted snapshot cannot be public"}},
 		{name: "-force allows force_delete_snapshot", raw: []any{"force_delete_snapshot", true, "packer_force", true}},
 	}
 	for _, tc := range tests {
@@ -64,5 +67,20 @@ func TestRegionKeyWinsInTheBuildRegion(t *testing.T) {
 	}
 	if got := b.specs.ami.KMSKeyID; got != "alias/b" {
 		t.Errorf("build-region key %q, want region_kms_key_ids' alias/b (as packer-plugin-amazon)", got)
+	}
+}
+
+func TestPreparePublicAMI(t *testing.T) {
+	var b Builder
+	_, warns, err := b.Prepare(raw("ami_groups", []string{"all"}, "snapshot_groups", []string{"all"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.specs.ami
+	if len(s.LaunchGroups) != 1 || s.LaunchGroups[0] != "all" || len(s.SnapshotGroups) != 1 || s.SnapshotGroups[0] != "all" {
+		t.Errorf("groups: launch %v, snapshot %v; want all", s.LaunchGroups, s.SnapshotGroups)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "the AMI will be public") {
+		t.Errorf("warnings %q, want one saying the AMI is public", warns)
 	}
 }
