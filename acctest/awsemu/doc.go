@@ -3,7 +3,8 @@
 // PutSnapshotBlock, CompleteSnapshot, ListSnapshotBlocks,
 // GetSnapshotBlock), the EC2 image and snapshot APIs (query protocol:
 // RegisterImage, DescribeImages, CopyImage, ImportSnapshot and friends) and
-// the S3 object subset used by multipart uploads.
+// the S3 object subset used by multipart uploads (ListMultipartUploads
+// included).
 //
 // Why it exists: no reachable emulator covers the EC2 image APIs, and the
 // publisher must be tested end to end with the real aws-sdk-go-v2 clients
@@ -16,7 +17,10 @@
 //
 // EC2 and EBS share one state: RegisterImage only accepts a completed
 // snapshot that really holds blocks, and DeleteSnapshot refuses a snapshot
-// an AMI still uses. Resources move pending → available/completed after
+// an AMI still uses. A snapshot started with ParentSnapshotId begins with
+// its parent's blocks (written blocks replace them; ChangedBlocksCount
+// and the aggregate checksum count only written ones) and takes its
+// encryption by the EBS direct encryption outcomes. Resources move pending → available/completed after
 // Options.Delay. Faults (500, 503, throttling, connection resets, slow
 // replies) are injected per operation with a seeded, deterministic
 // decision, so retry and cleanup paths can be tested.
