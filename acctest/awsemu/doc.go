@@ -20,10 +20,12 @@
 // an AMI still uses. A snapshot started with ParentSnapshotId begins with
 // its parent's blocks (written blocks replace them; ChangedBlocksCount
 // and the aggregate checksum count only written ones) and takes its
-// encryption by the EBS direct encryption outcomes. Resources move pending → available/completed after
-// Options.Delay. Faults (500, 503, throttling, connection resets, slow
-// replies) are injected per operation with a seeded, deterministic
-// decision, so retry and cleanup paths can be tested.
+// encryption by the EBS direct encryption outcomes. Resources move
+// pending → available/completed after Options.Delay. Faults (500, 503,
+// throttling, connection resets, slow replies, and lost replies: carried
+// out, then the connection is closed) are injected per operation with a
+// seeded, deterministic decision, so retry and cleanup paths can be
+// tested.
 //
 // References: the Amazon EC2 API Reference (query protocol, error codes),
 // the Amazon EBS direct APIs reference, the Amazon S3 API Reference.
