@@ -26,6 +26,8 @@ const (
 type resource struct {
 	kind, region, id string
 	bucket, key      string // for S3 kinds; id is the key
+	uploadID         string // kindUpload: the upload id, when known
+	unknown          bool   // kindUpload: uploads of the key may exist that only a listing finds
 }
 
 // record is what a publish created, in creation order.
@@ -76,7 +78,7 @@ func (p *publisher) cleanup(ctx context.Context) error {
 				rec = append(rec, resource{kind: kindSnapshot, region: r.region, id: snap})
 			}
 		case kindUpload:
-			err = abortUploads(ctx, s3c, r.bucket, r.key)
+			err = abortUpload(ctx, s3c, r)
 		case kindObject:
 			_, err = s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &r.bucket, Key: &r.key})
 		}
@@ -90,6 +92,21 @@ func (p *publisher) cleanup(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// abortUpload aborts the multipart upload of r and, when other uploads
+// of its key may exist, every upload of the key.
+func abortUpload(ctx context.Context, c *s3.Client, r resource) error {
+	if r.uploadID != "" {
+		_, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &r.bucket, Key: &r.key, UploadId: &r.uploadID})
+		if err != nil && !notFound(err) {
+			return err
+		}
+	}
+	if r.unknown {
+		return abortUploads(ctx, c, r.bucket, r.key)
+	}
+	return nil
 }
 
 // cancelTask cancels an import task; when it already finished it returns

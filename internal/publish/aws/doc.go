@@ -35,10 +35,12 @@
 // checks Spec.Encrypted against the parent before it creates anything.
 //
 // Lost replies: the S3 fallback records the object key (which holds the
-// run id) before CreateMultipartUpload, and aborts every upload of that
-// key found by ListMultipartUploads, after completing and on failure,
-// so an upload whose creation reply was lost (and the SDK retried) does
-// not leak. IAM: s3:ListBucketMultipartUploads on the bucket.
+// run id) before CreateMultipartUpload. When that call failed or was
+// retried (the SDK's attempt metadata says so), an upload whose reply was
+// lost may exist, so every upload of the key that ListMultipartUploads
+// finds is aborted, after completing and on failure; otherwise the one
+// known upload id is aborted on failure. Listing takes
+// s3:ListBucketMultipartUploads on the bucket, needed only then.
 //
 // Sources: the EBS direct path reads a Source (size plus blocks, in any
 // order, each at most once), so it does not need a file; FileSource is

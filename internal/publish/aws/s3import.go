@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -62,8 +63,8 @@ func (p *publisher) uploadObject(ctx context.Context, f io.ReaderAt, size int64,
 	}
 	// Tracked by key before it exists: a CreateMultipartUpload whose reply
 	// was lost (and the SDK's retries of it) leaves uploads whose ids
-	// only ListMultipartUploads can tell.
-	p.track(resource{kind: kindUpload, region: p.spec.Region, id: key, bucket: bucket, key: key})
+	// only ListMultipartUploads can tell; cleanup lists them.
+	p.track(resource{kind: kindUpload, region: p.spec.Region, id: key, bucket: bucket, key: key, unknown: true})
 	cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: &bucket, Key: &key, Tagging: aws.String(tags.Encode()),
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
@@ -72,6 +73,13 @@ func (p *publisher) uploadObject(ctx context.Context, f io.ReaderAt, size int64,
 		return fmt.Errorf("starting upload to s3://%s/%s: %w", bucket, key, err)
 	}
 	id := aws.ToString(cr.UploadId)
+	// Only a retried CreateMultipartUpload can have left other uploads of
+	// the key; then (and only then) listing is needed, which takes
+	// s3:ListBucketMultipartUploads.
+	attempts, ok := retry.GetAttemptResults(cr.ResultMetadata)
+	retried := !ok || len(attempts.Results) > 1
+	p.forget(kindUpload, key)
+	p.track(resource{kind: kindUpload, region: p.spec.Region, id: key, bucket: bucket, key: key, uploadID: id, unknown: retried})
 	parts, err := p.uploadParts(ctx, c, f, size, bucket, key, id)
 	if err != nil {
 		return err
@@ -81,10 +89,10 @@ func (p *publisher) uploadObject(ctx context.Context, f io.ReaderAt, size int64,
 	}); err != nil {
 		return fmt.Errorf("completing upload to s3://%s/%s: %w", bucket, key, err)
 	}
-	// Uploads of the key besides the completed one were started by
-	// requests whose replies were lost.
-	if err := abortUploads(ctx, c, bucket, key); err != nil {
-		return err
+	if retried {
+		if err := abortUploads(ctx, c, bucket, key); err != nil {
+			return err
+		}
 	}
 	p.forget(kindUpload, key)
 	p.track(resource{kind: kindObject, region: p.spec.Region, id: key, bucket: bucket, key: key})

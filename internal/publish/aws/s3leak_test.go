@@ -19,9 +19,11 @@ func TestPublishS3LostCreateReply(t *testing.T) {
 		name        string
 		lost        int // replies lost
 		wantSuccess bool
+		wantList    bool // ListMultipartUploads needed (and its IAM permission)
 	}{
-		{name: "first reply lost, retry succeeds", lost: 1, wantSuccess: true},
-		{name: "every reply lost", lost: 1000, wantSuccess: false},
+		{name: "no reply lost", lost: 0, wantSuccess: true, wantList: false},
+		{name: "first reply lost, retry succeeds", lost: 1, wantSuccess: true, wantList: true},
+		{name: "every reply lost", lost: 1000, wantSuccess: false, wantList: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,8 +35,12 @@ func TestPublishS3LostCreateReply(t *testing.T) {
 			spec := faultSpec("elemental-lost-reply")
 			spec.ImportMethod, spec.S3Bucket = publish.ImportS3, "b"
 			res, err := publish.Publish(context.Background(), cfg, path, spec, nil)
-			if creates := emu.Calls()["CreateMultipartUpload"]; creates < 2 {
+			calls := emu.Calls()
+			if creates := calls["CreateMultipartUpload"]; creates < min(2, tc.lost+1) {
 				t.Fatalf("CreateMultipartUpload called %d times, want a retry after the lost reply", creates)
+			}
+			if listed := calls["ListMultipartUploads"] > 0; listed != tc.wantList {
+				t.Errorf("ListMultipartUploads called: %v, want %v", listed, tc.wantList)
 			}
 			if (err == nil) != tc.wantSuccess {
 				t.Fatalf("Publish err = %v, want success %v", err, tc.wantSuccess)
