@@ -185,6 +185,7 @@ func TestPackerBuildLeaksNoSecret(t *testing.T) {
 	if os.Getenv("PACKER_ACC") == "" {
 		t.Skip("acceptance test: set PACKER_ACC=1 (needs packer: make packer)")
 	}
+	t.Parallel()
 	c := newCreds(t)
 	work := t.TempDir()
 	if k := os.Getenv("SECRETS_KEEP"); k != "" {

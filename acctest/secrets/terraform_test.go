@@ -191,7 +191,13 @@ func newTFEnv(t *testing.T, c *creds, work, ref, awsURL, gcpURL string, n *node)
 	t.Helper()
 	dirs := mkdirs(t, work, "home", "tmp", "providers", "out", "cache")
 	home, tmp, providers := dirs[0], dirs[1], dirs[2]
-	goBuild(t, "./terraform-provider", filepath.Join(providers, "terraform-provider-elemental"))
+	if bin := os.Getenv("PROVIDER_BIN"); bin != "" {
+		if err := os.Symlink(bin, filepath.Join(providers, "terraform-provider-elemental")); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		goBuild(t, "./terraform-provider", filepath.Join(providers, "terraform-provider-elemental"))
+	}
 	cli := filepath.Join(work, "dev.tfrc")
 	cliConf := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"elemental-suite/elemental\" = %q\n  }\n  direct {}\n}\n", providers)
 	if err := os.WriteFile(cli, []byte(cliConf), 0o644); err != nil {
@@ -223,6 +229,7 @@ func TestTerraformLeaksNoSecret(t *testing.T) {
 	if _, err := exec.LookPath("terraform"); err != nil {
 		t.Skipf("needs terraform 1.11+ on PATH: %v", err)
 	}
+	t.Parallel()
 	c := newCreds(t)
 	work := t.TempDir()
 	if k := os.Getenv("SECRETS_KEEP"); k != "" {
@@ -326,7 +333,7 @@ func tfFailures(t *testing.T, e *tfEnv, c *creds) {
 	}
 	// A key sshd does not accept: the provider falls back to the password,
 	// which sshd refuses too (the account has none it knows).
-	bad := []string{"TF_VAR_ssh_private_key=" + string(c.WrongSSHKey), "TF_VAR_node_timeout=10s"}
+	bad := []string{"TF_VAR_ssh_private_key=" + string(c.WrongSSHKey), "TF_VAR_node_timeout=6s"}
 	_, _, err = e.runWith(t, "apply-badssh", bad, "apply", "-auto-approve", "-target=elemental_node.n")
 	if err == nil || !strings.Contains(flat(err.Error()), "unable to authenticate, attempted methods [none publickey password]") {
 		t.Errorf("apply with a wrong SSH key and password: %v, want an authentication error", err)
