@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 
@@ -45,6 +46,7 @@ func runCore(ctx context.Context, args []string) error {
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile to this file at the end")
+	peakprofile := fs.String("peakprofile", "", "write a heap profile to this file whenever the live heap reaches a new high")
 	verbose := fs.Bool("v", false, "print progress events with their time to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,6 +61,10 @@ func runCore(ctx context.Context, args []string) error {
 			return fmt.Errorf("starting cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *peakprofile != "" {
+		stop := watchPeak(*peakprofile)
+		defer stop()
 	}
 	var opts []installer.Option
 	if *verbose {
@@ -161,4 +167,37 @@ func layerBlobs(dir, tag string) ([]string, error) {
 		out = append(out, fmt.Sprintf("%s/blobs/%s/%s", dir, l.Digest.Algorithm, l.Digest.Hex))
 	}
 	return out, nil
+}
+
+// watchPeak polls the live heap (as of the last GC) every 100 ms and
+// rewrites a heap profile at path each time it grows by 2% over the
+// highest seen, so the profile shows what is held at the peak. The
+// returned func stops it and reports the peak on stderr.
+func watchPeak(path string) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintf(os.Stderr, "peak live heap %.1f MiB\n", float64(peak)/(1<<20))
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > peak+peak/50 {
+				peak = live
+				if f, err := os.Create(path); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

@@ -110,19 +110,20 @@ func (w *Writer) placeXattrs() error {
 	var blocks []*eaBlock
 	for ino := int64(1); ino <= int64(len(w.inodes)); ino++ {
 		in := w.inodes[ino-1]
-		if in == nil || len(in.xattrs) == 0 {
+		if in == nil || in.x == nil || len(in.x.xattrs) == 0 {
 			continue
 		}
-		need := xattrsLen(in.xattrs)
+		x := in.x
+		need := xattrsLen(x.xattrs)
 		if w.opts.ext4() && need <= inodeXattrSpace {
-			in.inXattr = make([]byte, inodeXattrSpace)
-			encodeXattrs(in.inXattr, 0, 0, in.xattrs)
+			x.inXattr = make([]byte, inodeXattrSpace)
+			encodeXattrs(x.inXattr, 0, 0, x.xattrs)
 			continue
 		}
 		if int64(need+32) > w.lay.bs {
 			return fmt.Errorf("xattrs of %q: %d bytes do not fit in a block", w.pathOf(ino), need)
 		}
-		data := xattrBlock(in.xattrs, int(w.lay.bs))
+		data := xattrBlock(x.xattrs, int(w.lay.bs))
 		eb := shared[string(data)]
 		if eb == nil || eb.refs >= maxXattrRefs {
 			blk, err := w.allocMeta(ino)
@@ -134,7 +135,7 @@ func (w *Writer) placeXattrs() error {
 			blocks = append(blocks, eb)
 		}
 		eb.refs++
-		in.eaBlock = eb.blk
+		x.eaBlock = eb.blk
 		in.meta++
 	}
 	for _, eb := range blocks {

@@ -49,7 +49,7 @@ func (f *fileWriter) Write(p []byte) (int, error) {
 	}
 	if len(p) > 0 {
 		if f.buf == nil {
-			f.buf = make([]byte, 0, bs)
+			f.buf = f.w.tail()
 		}
 		f.buf = append(f.buf, p...)
 	}
@@ -118,6 +118,11 @@ func (f *fileWriter) Close() error {
 		clear(b[len(f.buf):])
 		err = f.blocks(b)
 	}
+	if f.buf != nil {
+		b := f.buf
+		f.w.tails.Put(&b)
+		f.buf = nil
+	}
 	if err == nil && f.written != f.size {
 		err = fmt.Errorf("writing %q: got %d of %d bytes", f.path, f.written, f.size)
 	}
@@ -127,4 +132,14 @@ func (f *fileWriter) Close() error {
 	f.w.open--
 	f.w.mu.Unlock()
 	return err
+}
+
+// tail returns an empty buffer of one block from the pool: most files end
+// in a partial block, and allocating one per file was most of the
+// writer's garbage.
+func (w *Writer) tail() []byte {
+	if p, ok := w.tails.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, w.lay.bs)
 }

@@ -23,23 +23,31 @@ var le = binary.LittleEndian
 // run maps n logical blocks starting at logical to physical blocks.
 type run struct{ logical, phys, n int64 }
 
-// inode is the in-memory state of one inode until Close writes it.
+// inode is the in-memory state of one inode until Close writes it. One
+// lives per entry for the whole build, so its fields are ordered to pack
+// (160 bytes) and the rarely used attributes sit behind a pointer.
 type inode struct {
-	mode     uint16
-	uid, gid uint32
-	sec      int64
-	nsec     uint32
-	size     int64
-	links    uint32
 	runs     []run // data blocks, in logical order
-	meta     int64 // mapping and xattr blocks counted in i_blocks
-	block    [60]byte
-	flags    uint32
-	xattrs   []xattr
-	inXattr  []byte // in-inode attribute area after the magic
-	eaBlock  int64
+	x        *inodeXattrs
 	dir      *dir
+	sec      int64
+	size     int64
+	meta     int64 // mapping and xattr blocks counted in i_blocks
+	uid, gid uint32
+	nsec     uint32
+	links    uint32
+	flags    uint32
+	mode     uint16
 	explicit bool // metadata came from an entry (directories only)
+	block    [60]byte
+}
+
+// inodeXattrs holds an inode's extended attributes and where Close put
+// them.
+type inodeXattrs struct {
+	xattrs  []xattr
+	inXattr []byte // in-inode attribute area after the magic
+	eaBlock int64
 }
 
 func (in *inode) setTime(t time.Time) {
@@ -91,7 +99,9 @@ func (in *inode) encode(b []byte, bs int64, crtime int64) {
 	le.PutUint32(b[0x1C:], uint32(sectors))
 	le.PutUint32(b[0x20:], in.flags)
 	copy(b[0x28:0x64], in.block[:])
-	le.PutUint32(b[0x68:], uint32(in.eaBlock))
+	if in.x != nil {
+		le.PutUint32(b[0x68:], uint32(in.x.eaBlock))
+	}
 	le.PutUint32(b[0x6C:], uint32(in.size>>32))
 	le.PutUint16(b[0x74:], uint16(sectors>>32))
 	le.PutUint16(b[0x78:], uint16(in.uid>>16))
@@ -103,9 +113,9 @@ func (in *inode) encode(b []byte, bs int64, crtime int64) {
 	}
 	le.PutUint32(b[0x90:], uint32(crtime))
 	le.PutUint32(b[0x94:], timeExtra(crtime, 0))
-	if in.inXattr != nil {
+	if in.x != nil && in.x.inXattr != nil {
 		le.PutUint32(b[0xA0:], xattrMagic)
-		copy(b[0xA4:inodeSize], in.inXattr)
+		copy(b[0xA4:inodeSize], in.x.inXattr)
 	}
 }
 

@@ -105,7 +105,10 @@ func (w *Writer) setMeta(in *inode, e *rootfs.Entry, typ uint16) error {
 	}
 	in.setTime(t)
 	xs, err := parseXattrs(e)
-	in.xattrs = xs
+	in.x = nil
+	if len(xs) > 0 {
+		in.x = &inodeXattrs{xattrs: xs}
+	}
 	return err
 }
 

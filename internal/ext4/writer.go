@@ -18,7 +18,8 @@ type Writer struct {
 	lay     *layout
 	alloc   *allocator
 	zero    []byte
-	inodes  []*inode // index ino-1; nil for unused reserved inodes
+	tails   sync.Pool // *[]byte of one block: the partial block of an open file
+	inodes  []*inode  // index ino-1; nil for unused reserved inodes
 	pending []pendingLink
 	res     []*Reservation
 	open    int

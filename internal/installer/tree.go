@@ -54,13 +54,17 @@ func mountpoints(g inspect.Generation) []mountpoint {
 // mountpoint directories added when the image lacks them.
 type systemTree struct {
 	next  rootfs.Sink
-	seen  map[string]bool
+	seen  map[string]bool // the mountpoints met, not every path: it would grow with the image
 	gen   inspect.Generation
 	mtime time.Time
 }
 
 func newSystemTree(next rootfs.Sink, g inspect.Generation, mtime time.Time) *systemTree {
-	return &systemTree{next: next, seen: map[string]bool{}, gen: g, mtime: mtime}
+	seen := map[string]bool{}
+	for _, m := range mountpoints(g) {
+		seen[m.path] = false
+	}
+	return &systemTree{next: next, seen: seen, gen: g, mtime: mtime}
 }
 
 func (s *systemTree) Add(e *rootfs.Entry) (io.WriteCloser, error) {
@@ -70,7 +74,9 @@ func (s *systemTree) Add(e *rootfs.Entry) (io.WriteCloser, error) {
 		}
 		return nil, nil
 	}
-	s.seen[e.Path] = true
+	if _, ok := s.seen[e.Path]; ok {
+		s.seen[e.Path] = true
+	}
 	return s.next.Add(e)
 }
 

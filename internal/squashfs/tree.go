@@ -14,25 +14,26 @@ const maxNameLen = 256
 // noXattr is the xattr index of an inode without xattrs.
 const noXattr = 0xFFFFFFFF
 
-// node is one directory entry of the image being built.
+// node is one directory entry of the image being built. One lives per
+// entry for the whole build; the fields are ordered to pack into 128
+// bytes.
 type node struct {
 	name     string
+	target   string    // symlink target; hardlink target path
+	children []*node   // directories
+	file     *fileData // regular files
+	link     *node     // hardlinks: the resolved target
+	parent   *node     // directories
 	typ      rootfs.Type
-	mode     uint16
+	ref      uint64 // inode reference, filled in Close
 	uid, gid uint32
 	mtime    uint32
 	xattr    uint32
+	rdev     uint32 // devices
+	nlink    uint32 // filled in Close
+	ino      uint32 // inode number, filled in Close
+	mode     uint16
 	explicit bool // an entry for it arrived (directories may be implicit)
-
-	children []*node   // directories
-	file     *fileData // regular files
-	target   string    // symlink target; hardlink target path
-	link     *node     // hardlinks: the resolved target
-	rdev     uint32    // devices
-	nlink    uint32    // filled in Close
-	ino      uint32    // inode number, filled in Close
-	ref      uint64    // inode reference, filled in Close
-	parent   *node     // directories
 }
 
 // fileData is what a regular file's inode needs to know about its data.
