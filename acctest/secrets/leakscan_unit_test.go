@@ -96,9 +96,12 @@ func TestScanReaderAcrossChunks(t *testing.T) {
 	}
 }
 
-func TestScanTreeFiles(t *testing.T) {
+// plantTree writes the password into a gzip file, a zip archive (as in
+// Terraform's saved plans) and 2 GiB into a sparse 3 GiB disk, and a clean
+// file; it returns the places the scan must report.
+func plantTree(t *testing.T, dir string) (disk string, want map[string]bool) {
+	t.Helper()
 	pw := planted[0].value
-	dir := t.TempDir()
 	write := func(name string, data []byte) {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -119,30 +122,33 @@ func TestScanTreeFiles(t *testing.T) {
 	w.Write([]byte(`{"variables":{"p":"` + pw + `"}}`)) //nolint:errcheck // bytes.Buffer
 	za.Close()
 	write("plan.tfplan", zb.Bytes())
-	// A sparse 3 GiB disk with the secret far behind a hole.
-	disk := filepath.Join(dir, "out", "disk.raw")
+	disk = filepath.Join(dir, "out", "disk.raw")
 	write("out/disk.raw", nil)
 	f, err := os.OpenFile(disk, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	if _, err := f.WriteAt([]byte(pw), 2<<30); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Truncate(3 << 30); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
 	write("clean.txt", []byte("nothing here"))
-
-	found, err := scanTree(dir, needles(planted))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{
+	return disk, map[string]bool{
 		filepath.Join(dir, "cache/layer.gz") + " (gunzip)": true,
 		filepath.Join(dir, "plan.tfplan") + " [tfplan]":    true,
 		disk: true,
+	}
+}
+
+func TestScanTreeFiles(t *testing.T) {
+	dir := t.TempDir()
+	disk, want := plantTree(t, dir)
+	found, err := scanTree(dir, needles(planted))
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range found {
 		if !want[f.where] {

@@ -49,8 +49,9 @@ type node struct {
 	log     string // sshd's log file
 }
 
-// startNode runs sshd in dir, authorizing key. It skips without sshd.
-func startNode(t *testing.T, dir string, key ssh.Signer) *node {
+// sshdBinary finds Debian's sshd and its privilege separation directory,
+// skipping the test without them.
+func sshdBinary(t *testing.T) (bin, username string) {
 	t.Helper()
 	bin, err := exec.LookPath("sshd")
 	if err != nil {
@@ -68,6 +69,13 @@ func startNode(t *testing.T, dir string, key ssh.Signer) *node {
 			t.Skipf("needs sshd's privilege separation directory /run/sshd: %v", err)
 		}
 	}
+	return bin, u.Username
+}
+
+// startNode runs sshd in dir, authorizing key. It skips without sshd.
+func startNode(t *testing.T, dir string, key ssh.Signer) *node {
+	t.Helper()
+	bin, username := sshdBinary(t)
 	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +88,7 @@ func startNode(t *testing.T, dir string, key ssh.Signer) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{dir: dir, user: u.Username, port: freePort(t), log: filepath.Join(dir, "sshd.log"),
+	n := &node{dir: dir, user: username, port: freePort(t), log: filepath.Join(dir, "sshd.log"),
 		hostKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostSigner.PublicKey())))}
 	files := map[string]string{
 		"hostkey":         string(pem.EncodeToMemory(hostBlock)),
