@@ -13,8 +13,11 @@
 // (data extents only), temporary and home directories. Each secret is
 // searched raw, JSON-escaped, URL-escaped, line by line for multi-line keys
 // and base64-encoded at all three alignments, and compressed files (gzip,
-// zip) are searched decompressed too. A unit test plants secrets in every
-// form to prove the scan finds them.
+// zip) are searched decompressed too; compressed file systems inside a
+// disk (the squashfs recovery image) are not unpacked. Every run also fails
+// on purpose (wrong registry password, AWS session token, SSH key) because
+// error paths are where secrets tend to slip out. A unit test plants
+// secrets in every form to prove the scan finds them.
 //
 // The acceptance tests run only with PACKER_ACC=1 (Packer) and TF_ACC=1
 // (Terraform) and skip, naming the tool, when packer, terraform or sshd is
