@@ -43,6 +43,9 @@ func startBootNode(t *testing.T) *bootNode {
 			t.Skipf("needs %s: %v", tool, err)
 		}
 	}
+	if _, err := os.Stat(qemu.DefaultOVMFCode); err != nil {
+		t.Skipf("needs OVMF (Debian package ovmf): %v", err)
+	}
 	ctx := context.Background()
 	n := &bootNode{}
 	var err error
@@ -131,19 +134,32 @@ resource "elemental_node" "vm" {
 `, n.reg.Host(), n.vm.GuestRegistry(), n.sshPort, n.keyFile, hostKey, resetTrigger)
 }
 
-// TestAccNodeBoot boots a VM from a disk of v2-A and drives it with
-// elemental_node: create on A, the tag moves to B (upgrade, reboot,
-// verify), an out-of-band upgrade back to A shows as drift and is undone,
-// a reset through recovery, and a wrong host key is refused.
+// TestAccNodeBoot boots one VM from a disk of v2-A and drives it with
+// elemental_node, with as few reboots as cover the steps (4 after the
+// first boot):
+//
+//  1. create on A (the node already runs it: no upgrade);
+//  2. the tag moves to B: the plan is an update; the apply is interrupted
+//     (SIGINT to terraform) while `elemental upgrade` runs;
+//  3. the node, rebooted by hand, still boots A; the next apply converges:
+//     upgrade, reboot into B, verified (passive A);
+//  4. reset with the tag back on A: next_entry=recovery, reboot,
+//     `elemental reset` in recovery, reboot, verified on A (no passives);
+//  5. an out-of-band upgrade (to a tiny image) shows as drift (plan only);
+//  6. a wrong host key is refused.
 func TestAccNodeBoot(t *testing.T) {
 	testAccPreCheck(t)
-	if os.Getenv("ELEMENTAL_BOOT_ACC") == "" {
-		t.Skip("boots a VM: set ELEMENTAL_BOOT_ACC=1 (needs qemu-system-x86_64, OVMF, mmdebstrap)")
+	if testing.Short() {
+		t.Skip("boots a VM (skipped with -short)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("builds the test derivative as root (mmdebstrap, mkfs with owners): run as root")
 	}
 	n := startBootNode(t)
 	addr := "elemental_node.vm"
 	attr := func(s *terraform.State, k string) string { return s.RootModule().Resources[addr].Primary.Attributes[k] }
 	var bootA string
+	var intr *interrupter
 	wrongKey := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd1FJWsyMZYfnGDn0sSbqUD+AHPyP2o5XBK2jPg+TTA"
 	resource.Test(t, resource.TestCase{
 		TerraformVersionChecks:   versionChecks,
@@ -160,51 +176,55 @@ func TestAccNodeBoot(t *testing.T) {
 				},
 			},
 			{
-				PreConfig: func() { n.push(t, n.b, "stable") },
-				Config:    n.config(n.hostKey, ""),
+				PreConfig: func() {
+					n.push(t, n.b, "stable")
+					intr = n.interruptUpgrade()
+				},
+				Config: n.config(n.hostKey, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
+				ExpectError: regexp.MustCompile(`(?s)Unable to upgrade node.*context canceled`),
+			},
+			{
+				PreConfig: func() {
+					intr.wait(t)
+					bootA = n.rebootStillOn(t, n.a.Digest, "A")
+				},
+				Config: n.config(n.hostKey, ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 				Check: func(s *terraform.State) error {
 					if attr(s, "active_digest") != n.b.Digest || attr(s, "boot_id") == bootA || attr(s, "passive_digests.0") != n.a.Digest {
 						return fmt.Errorf("after the upgrade: active %s boot %s passive %s", attr(s, "active_digest"), attr(s, "boot_id"), attr(s, "passive_digests.0"))
 					}
-					out, err := n.vm.Run(context.Background(), ". /etc/os-release; echo $VERSION")
-					if err != nil || !strings.Contains(out, "B") {
-						return fmt.Errorf("guest os-release VERSION %q (%v), want B", out, err)
+					bootA = attr(s, "boot_id")
+					if err := n.guestVersion("B"); err != nil {
+						return err
 					}
-					return nil
+					return n.noIncompleteSnapshot()
 				},
 			},
 			{
-				PreConfig: func() {
-					out, err := n.vm.Run(context.Background(), "elemental upgrade --tls-verify=false --system oci:"+
-						n.vm.GuestRegistry()+"/derivative@"+n.a.Digest)
-					if err != nil {
-						t.Fatalf("out-of-band upgrade: %v\n%s", err, out)
-					}
-				},
-				Config: n.config(n.hostKey, ""),
+				PreConfig: func() { n.push(t, n.a, "stable") },
+				Config:    n.config(n.hostKey, "reset-1"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 				Check: func(s *terraform.State) error {
-					if attr(s, "active_digest") != n.b.Digest {
-						return fmt.Errorf("drift not undone: active %s", attr(s, "active_digest"))
+					// The reset rebuilt the state partition from recovery (A):
+					// one snapshot, no passives.
+					if attr(s, "active_digest") != n.a.Digest || attr(s, "boot_id") == bootA || attr(s, "passive_digests.#") != "0" {
+						return fmt.Errorf("after the reset: active %s boot %s passives %s", attr(s, "active_digest"), attr(s, "boot_id"), attr(s, "passive_digests.#"))
 					}
-					return nil
+					return n.guestVersion("A")
 				},
 			},
 			{
-				// Reset through recovery. As of this commit the provider boots the
-				// node into recovery correctly, but the stand-in's `elemental reset`
-				// exits 18 there: it cannot create its temporary directory on the
-				// recovery system's read-only /tmp (acctest/standin, not the provider).
-				Config: n.config(n.hostKey, "reset-1"),
-				Check: func(s *terraform.State) error {
-					if attr(s, "active_digest") != n.b.Digest {
-						return fmt.Errorf("after reset and upgrade: active %s", attr(s, "active_digest"))
-					}
-					return nil
-				},
+				PreConfig:          func() { n.outOfBandUpgrade(t) },
+				Config:             n.config(n.hostKey, "reset-1"),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 			},
 			{
 				Config:      n.config(wrongKey, "reset-1"),

@@ -1,12 +1,14 @@
 package provider_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -150,4 +152,72 @@ func checkNoSecret(st *terraform.State, secret string) error {
 		return fmt.Errorf("private key material in terraform.tfstate")
 	}
 	return nil
+}
+
+// TestAccNodeInterrupt presses Ctrl-C (SIGINT to terraform) while the
+// node's toolkit runs a slow upgrade: the apply fails, the remote
+// upgrade is hung up before it switches anything, and the next apply
+// converges. (TestAccNodeBoot does the same on a QEMU VM.)
+func TestAccNodeInterrupt(t *testing.T) {
+	testAccPreCheck(t)
+	s := nodetest.Start(t)
+	host := imagetest.Registry(t)
+	repo := host + "/elemental/interrupt"
+	pushDerivative(t, repo+":stable", 2, "A")
+	keyFile := filepath.Join(t.TempDir(), "id")
+	nodetest.Write(t, keyFile, s.Client, 0o600)
+	cfg := nodeConfig(s, repo+":stable", keyFile, s.HostKeyLine())
+	addr := "elemental_node.n"
+	var digestA string
+	var intr *interrupter
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   versionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: func(st *terraform.State) error {
+					digestA = st.RootModule().Resources[addr].Primary.Attributes["active_digest"]
+					return nil
+				},
+			},
+			{
+				PreConfig: func() {
+					pushDerivative(t, repo+":stable", 2, "B")
+					nodetest.Write(t, filepath.Join(s.Dir, "delay"), []byte("4\n"), 0o644)
+					intr = interruptWhen(time.Minute, func(context.Context) error {
+						_, err := os.Stat(filepath.Join(s.Dir, "upgrading"))
+						return err
+					})
+				},
+				Config:      cfg,
+				ExpectError: regexp.MustCompile(`(?s)Unable to upgrade node.*context canceled`),
+			},
+			{
+				PreConfig: func() {
+					intr.wait(t)
+					time.Sleep(5 * time.Second) // past the fake's delay
+					if b, _ := os.ReadFile(filepath.Join(s.Dir, "state.yaml")); !strings.Contains(string(b), digestA) {
+						t.Fatalf("the interrupted upgrade ran on and switched the node:\n%s", b)
+					}
+					for _, f := range []string{"delay", "upgrading"} {
+						if err := os.Remove(filepath.Join(s.Dir, f)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+				Check: func(st *terraform.State) error {
+					a := st.RootModule().Resources[addr].Primary.Attributes
+					if a["active_digest"] == digestA || a["active_digest"] != a["digest"] {
+						return fmt.Errorf("after the interruption the apply did not converge: active %s, planned %s", a["active_digest"], a["digest"])
+					}
+					return nil
+				},
+			},
+		},
+	})
 }

@@ -22,7 +22,9 @@ import (
 
 // FakeElemental stands in for the toolkit: it logs its arguments, prints
 // state.yaml for `state`, and for `upgrade` either exits with the code in
-// $ELEMENTAL_FAKE/exit or makes the requested digest active.
+// $ELEMENTAL_FAKE/exit or makes the requested digest active; with
+// $ELEMENTAL_FAKE/delay it first creates $ELEMENTAL_FAKE/upgrading and
+// sleeps that many seconds (a slow pull, to interrupt).
 const FakeElemental = `#!/bin/sh
 d="$ELEMENTAL_FAKE"
 echo "$*" >> "$d/calls"
@@ -32,6 +34,7 @@ version) echo v2.2.0 ;;
 upgrade)
   code=$(cat "$d/exit" 2>/dev/null || echo 0)
   if [ "$code" != 0 ]; then echo "ERRO simulated failure" >&2; exit "$code"; fi
+  if [ -f "$d/delay" ]; then : > "$d/upgrading"; sleep "$(cat "$d/delay")"; fi
   uri="$3"; dig="${uri##*@}"
   printf 'state:\n  snapshots:\n    2:\n      source: "%s"\n      digest: "%s"\n      active: true\n    1:\n      source: old\n      digest: "sha256:old"\n' "$uri" "$dig" > "$d/state.yaml"
   echo "Upgrade completed" ;;
