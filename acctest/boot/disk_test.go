@@ -97,25 +97,23 @@ func buildDisk(ctx context.Context, gen int) (*disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	// v1 recovery is ext2 for now: v1's GRUB loop-mounts recovery.img to
-	// read the kernel (v2 keeps it beside the image), and GRUB 2.06's gzio
-	// rejects some deflate blocks Go's compress/flate writes ("failed in
-	// building a Huffman code table"; grub-fstest reproduces it on the
-	// core's gzip squashfs), so a gzip squashfs v1 recovery does not boot.
-	format, recoveryFS := diskformat.QCOW2, "squashfs"
+	// Both generations get the core's default recovery: a squashfs, gzip
+	// for v2 and xz for v1, whose GRUB loop-mounts recovery.img to read the
+	// kernel (GRUB 2.06's gzio rejects some deflate blocks Go's
+	// compress/flate writes, its xzio reads the core's xz).
+	format := diskformat.QCOW2
 	if gen == 1 {
-		format, recoveryFS = diskformat.Raw, "ext2"
+		format = diskformat.Raw
 	}
 	out := filepath.Join(workDir, fmt.Sprintf("v%d", gen))
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the disk directory: %w", err)
 	}
 	res, err := installer.Run(ctx, installer.Spec{
-		Source:     "oci-layout:" + a.LayoutDir + ":" + a.Tag,
-		OutputDir:  out,
-		Name:       fmt.Sprintf("boot-v%d", gen),
-		Formats:    []diskformat.Format{format},
-		RecoveryFS: recoveryFS,
+		Source:    "oci-layout:" + a.LayoutDir + ":" + a.Tag,
+		OutputDir: out,
+		Name:      fmt.Sprintf("boot-v%d", gen),
+		Formats:   []diskformat.Format{format},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("writing the disk from %s: %w", a.Tag, err)
@@ -138,15 +136,4 @@ func buildVariant(ctx context.Context, gen int, version string) (*derivative.Bui
 		return nil, fmt.Errorf("building test derivative %s: %w", v, err)
 	}
 	return b, nil
-}
-
-// needGeneration keeps the v1 chains out of the default run: under TCG on
-// two cores they add about 25 minutes to make test, and the v1 system chain
-// hung once in GRUB on its recovery-to-active boot (not yet explained).
-// Set ELEMENTAL_BOOT_V1=1 to run them (make test-boot-v1).
-func needGeneration(t *testing.T, gen int) {
-	t.Helper()
-	if gen == 1 && os.Getenv("ELEMENTAL_BOOT_V1") != "1" {
-		t.Skip("v1 boot chains run only with ELEMENTAL_BOOT_V1=1 (make test-boot-v1): they add ~25 min under TCG")
-	}
 }

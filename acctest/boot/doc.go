@@ -20,8 +20,10 @@
 // qemu-system-x86_64, OVMF and mmdebstrap.
 //
 // Cost drives the layout: each generation's disk is written once per test
-// binary run and shared; each chain of steps (1–4, and 5–6) boots its own
-// copy-on-write overlay and reuses the reboots between steps, so the whole
-// package needs 18 boots instead of 26. Steps are subtests, so a report
-// still names which promise broke. Run with -v to see timings.
+// binary run, and one VM per generation walks all six steps in a chain
+// (TestBoot/v1, TestBoot/v2) that reuses the reboots between steps, so the
+// package needs 12 boots instead of 26; the QEMU harness presses Enter at
+// GRUB's menu countdown, except for the boot that must fall back. Steps
+// are subtests, so a report still names which promise broke. Run with -v
+// to see timings.
 package boot

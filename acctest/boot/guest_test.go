@@ -47,9 +47,10 @@ func parseMarker(line string) (marker, error) {
 
 // guest is one VM on an overlay of a shared disk.
 type guest struct {
-	vm    *qemu.VM
-	d     *disk
-	boots int
+	vm      *qemu.VM
+	d       *disk
+	boots   int
+	presses int // Enter presses at GRUB menus up to the last boot
 }
 
 // startGuest boots d on a fresh overlay (grown to grow bytes when larger
@@ -66,16 +67,17 @@ func startGuest(t *testing.T, d *disk, grow int64, registry string) *guest {
 	return &guest{vm: vm, d: d}
 }
 
-// waitBoot waits for GRUB's menu, presses Enter (so no boot waits for
-// the 10 s menu timeout), then waits for the marker and checks it.
+// waitBoot waits for GRUB's menu and then the marker, and checks it. The
+// harness presses Enter at the menu countdown (qemu.Options.KeepMenuTimeout
+// is false), so no boot waits for the 10 s menu timeout.
 func (g *guest) waitBoot(t *testing.T, version, mode, digest string) marker {
 	t.Helper()
 	return g.waitBootMenu(t, true, version, mode, digest)
 }
 
-// waitBootMenu is waitBoot; with enter false the menu times out by
-// itself. GRUB tries the fallback entries only then: an entry chosen with
-// Enter that fails returns to the menu.
+// waitBootMenu is waitBoot; with enter false the harness leaves the menu
+// alone and it times out by itself. GRUB tries the fallback entries only
+// then: an entry chosen with Enter that fails returns to the menu.
 func (g *guest) waitBootMenu(t *testing.T, enter bool, version, mode, digest string) marker {
 	t.Helper()
 	start := time.Now()
@@ -83,11 +85,6 @@ func (g *guest) waitBootMenu(t *testing.T, enter bool, version, mode, digest str
 	ctx := t.Context()
 	if _, err := g.vm.WaitFor(ctx, grubMenuRE, bootTimeout); err != nil {
 		t.Fatalf("boot %d: waiting for the GRUB menu: %v", g.boots, err)
-	}
-	if enter {
-		if err := g.vm.Type("\r"); err != nil {
-			t.Fatalf("boot %d: %v", g.boots, err)
-		}
 	}
 	line, err := g.vm.WaitFor(ctx, markerRE, bootTimeout-time.Since(start))
 	if err != nil {
@@ -98,6 +95,11 @@ func (g *guest) waitBootMenu(t *testing.T, enter bool, version, mode, digest str
 		t.Fatalf("boot %d: %v (serial log %s)", g.boots, err, g.vm.LogPath())
 	}
 	t.Logf("boot %d: %s after %s", g.boots, strings.TrimSpace(line[strings.Index(line, "ELEMENTAL"):]), time.Since(start).Round(time.Second))
+	pressed := g.vm.MenuEnters() - g.presses
+	g.presses += pressed
+	if enter && pressed != 1 || !enter && pressed != 0 {
+		t.Errorf("boot %d: the harness pressed Enter %d times at the GRUB menu (attended %v)", g.boots, pressed, enter)
+	}
 	want := marker{Version: version, Generation: fmt.Sprint(g.d.gen), Mode: mode, Digest: digest}
 	if m != want {
 		t.Fatalf("boot %d: marker %+v, want %+v (serial log %s)", g.boots, m, want, g.vm.LogPath())
@@ -149,6 +151,8 @@ func (g *guest) reboot(t *testing.T, version, mode, digest string) marker {
 // unattended machine, so that its fallback entries are used.
 func (g *guest) rebootUnattended(t *testing.T, version, mode, digest string) marker {
 	t.Helper()
+	g.vm.SetMenuEnter(false)
+	defer g.vm.SetMenuEnter(true)
 	g.shutdown(t)
 	return g.waitBootMenu(t, false, version, mode, digest)
 }

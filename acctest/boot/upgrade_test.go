@@ -13,43 +13,6 @@ import (
 	"github.com/elemental-suite/elemental/acctest/registry"
 )
 
-// TestUpgrade walks steps 5 and 6 of the boot proof in one VM per
-// generation: upgrade A → B from the loopback registry, fall back to the
-// passive A when the active image is broken, then reset from recovery.
-func TestUpgrade(t *testing.T) {
-	needBoot(t)
-	t.Parallel()
-	for _, gen := range []int{2, 1} {
-		t.Run(fmt.Sprintf("v%d", gen), func(t *testing.T) {
-			needGeneration(t, gen)
-			t.Parallel()
-			start := time.Now()
-			d := diskFor(t, gen)
-			u := &upgradeRun{d: d}
-			u.pushB(t)
-			u.g = startGuest(t, d, 0, u.regHost)
-			u.g.waitBoot(t, "A", "active", d.res.Digest)
-			steps := []struct {
-				name string
-				fn   func(*testing.T)
-			}{
-				{"5-upgrade", u.upgrade},
-				{"5-fallback", u.fallback},
-				{"6-reset", u.reset},
-			}
-			for _, s := range steps {
-				stepStart := time.Now()
-				ok := t.Run(s.name, s.fn)
-				t.Logf("step %s: %s", s.name, time.Since(stepStart).Round(time.Second))
-				if !ok {
-					break
-				}
-			}
-			t.Logf("v%d upgrade chain: %d boots in %s", gen, u.g.boots, time.Since(start).Round(time.Second))
-		})
-	}
-}
-
 // upgradeRun carries one generation's upgrade chain.
 type upgradeRun struct {
 	d       *disk
@@ -122,14 +85,20 @@ func (u *upgradeRun) fallback(t *testing.T) {
 	g.checkCmdline(t, "passive")
 }
 
-// reset: from recovery, `elemental reset` rebuilds state from the
-// recovery image (A); files on state from before the reset are gone.
+// markReset puts a file on the state partition, which the reset must
+// wipe, and one under /home, which it must keep; it runs before the
+// recovery boot (recovery does not mount state).
+func (u *upgradeRun) markReset(t *testing.T) {
+	u.g.run(t, "echo before > "+stateDir(u.d.gen)+"/elemental-test-before-reset && echo before > /home/elemental-test-kept && sync")
+}
+
+// reset: from the recovery system booted by checkRecoveryOnce,
+// `elemental reset` rebuilds state from the recovery image (A); the next
+// boot is active (so next_entry was one-shot), and the files markReset put
+// on state before the reset are gone.
 func (u *upgradeRun) reset(t *testing.T) {
 	g := u.g
 	dir := stateDir(u.d.gen)
-	g.run(t, "echo before > "+dir+"/elemental-test-before-reset && echo before > /home/elemental-test-kept && sync")
-	g.setNextEntry(t, "recovery")
-	g.reboot(t, "A", "recovery", u.d.res.Digest)
 	out := g.runFor(t, "elemental reset", actionTimeout)
 	if !strings.Contains(out, "Reset completed") {
 		t.Fatalf("elemental reset printed no \"Reset completed\":\n%s", out)
