@@ -13,6 +13,7 @@
 // runs the hot-path Go benchmarks.
 //
 // Subcommands used as children: "core" (one installer.Run, result as
-// JSON) and "extract" (the flattened tar of an OCI layout on stdout, with
+// JSON; -cpuprofile, -memprofile and -peakprofile, a heap profile at the
+// live-heap peak, for profiling by hand) and "extract" (the flattened tar of an OCI layout on stdout, with
 // go-containerregistry's mutate.Extract, for reference.sh).
 package main

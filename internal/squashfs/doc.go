@@ -26,7 +26,7 @@
 //     the already compressed files of a root filesystem), and an
 //     all-zero full block becomes a sparse block (size 0, nothing
 //     written).
-//   - Gzip uses klauspost/compress's deflate at a fast level (five times
+//   - Gzip uses klauspost/compress's deflate at a fast level (six times
 //     the standard library's level 6 for ~12% more bytes). GRUB's inflate
 //     refuses one kind of incomplete Huffman table that every deflate
 //     encoder emits now and then (a lone distance code), so each block's
