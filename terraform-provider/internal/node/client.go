@@ -80,6 +80,10 @@ func (c *Client) handshake(ctx context.Context, cfg Config, dial func(context.Co
 	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, ccfg)
 	if err != nil {
 		nc.Close()
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			// x/crypto/ssh has no error value for this; its message is stable.
+			return nil, fmt.Errorf("ssh handshake with %s as %s: %w: %v", addr, ccfg.User, ErrAuthRejected, err)
+		}
 		return nil, fmt.Errorf("ssh handshake with %s: %w", addr, err)
 	}
 	_ = nc.SetDeadline(time.Time{})

@@ -42,6 +42,7 @@ var (
 	ErrNoHostKey      = errors.New("no host key to verify the node against")
 	ErrNoAuth         = errors.New("no SSH authentication method")
 	ErrHostKey        = errors.New("host key verification failed")
+	ErrAuthRejected   = errors.New("the node rejected every SSH authentication method offered")
 	ErrKeyPassphrase  = errors.New("private key is protected by a passphrase")
 	ErrInvalidHostKey = errors.New("invalid host key")
 )

@@ -18,6 +18,9 @@ type Node struct {
 	// a connection opened just before the node went down can hang with
 	// no error, as user-mode NAT and some firewalls keep it open.
 	AttemptTimeout time.Duration
+	// AuthWindow is how long rejected credentials are retried (default
+	// AuthRetryWindow).
+	AuthWindow time.Duration
 	// Progress, when set, receives one line per step.
 	Progress func(msg string)
 
@@ -67,6 +70,13 @@ func (n *Node) interval() time.Duration {
 	return 5 * time.Second
 }
 
+func (n *Node) authWindow() time.Duration {
+	if n.AuthWindow > 0 {
+		return n.AuthWindow
+	}
+	return AuthRetryWindow
+}
+
 // attempt reads the status once, within AttemptTimeout.
 func (n *Node) attempt(ctx context.Context) (*Status, error) {
 	d := n.AttemptTimeout
@@ -101,11 +111,19 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 	return ReadStatus(ctx, c, n.sudo())
 }
 
+// AuthRetryWindow bounds how long StatusRetry keeps trying credentials the
+// node rejects: a node that has just booted may run sshd a moment before
+// its cloud-config installs the keys, but wrong credentials must not
+// hammer sshd until a 30-minute timeout.
+const AuthRetryWindow = time.Minute
+
 // StatusRetry reads the status, retrying connection and read failures
 // until it works or ctx ends (a node may be rebooting). Host key
-// mismatches are not retried.
+// mismatches are not retried; rejected credentials only for
+// AuthRetryWindow.
 func (n *Node) StatusRetry(ctx context.Context) (*Status, error) {
 	var last error
+	var rejectedSince time.Time
 	for {
 		st, err := n.attempt(ctx)
 		if err == nil {
@@ -113,6 +131,13 @@ func (n *Node) StatusRetry(ctx context.Context) (*Status, error) {
 		}
 		if errors.Is(err, ErrHostKey) || errors.Is(err, ErrNoHostKey) || errors.Is(err, ErrNoAuth) {
 			return nil, err
+		}
+		if errors.Is(err, ErrAuthRejected) {
+			if rejectedSince.IsZero() {
+				rejectedSince = time.Now()
+			} else if time.Since(rejectedSince) >= n.authWindow() {
+				return nil, err
+			}
 		}
 		last = err
 		select {

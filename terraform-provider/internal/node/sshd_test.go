@@ -153,3 +153,22 @@ func TestSSHDHangup(t *testing.T) {
 		})
 	}
 }
+
+// TestSSHDRejectedKeyStopsRetrying checks that a key sshd rejects ends
+// StatusRetry after the auth window with ErrAuthRejected, not at the
+// (much longer) operation timeout.
+func TestSSHDRejectedKeyStopsRetrying(t *testing.T) {
+	s := nodetest.Start(t)
+	cfg := s.Config()
+	_, cfg.PrivateKey = nodetest.NewKey(t)
+	n := &node.Node{Config: cfg, PollInterval: 100 * time.Millisecond, AuthWindow: time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := n.StatusRetry(ctx)
+	if !errors.Is(err, node.ErrAuthRejected) || ctx.Err() != nil {
+		t.Fatalf("got %v (ctx %v), want ErrAuthRejected before the deadline", err, ctx.Err())
+	}
+	if !strings.Contains(err.Error(), "as "+cfg.User) {
+		t.Errorf("error %q does not name the user", err)
+	}
+}
