@@ -91,7 +91,12 @@ func (r *nodeResource) Create(ctx context.Context, req resource.CreateRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.apply(ctx, &plan, req.Config, false)...)
+	timeout, d := plan.Timeouts.Create(ctx, DefaultNodeApplyTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.apply(ctx, &plan, req.Config, false, timeout)...)
 	if !resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}
@@ -105,23 +110,24 @@ func (r *nodeResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		return
 	}
 	reset := !plan.ResetTrigger.Equal(state.ResetTrigger)
-	resp.Diagnostics.Append(r.apply(ctx, &plan, req.Config, reset)...)
+	timeout, d := plan.Timeouts.Update(ctx, DefaultNodeApplyTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.apply(ctx, &plan, req.Config, reset, timeout)...)
 	if !resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}
 }
 
-// apply is Create and Update: reset when asked, bring the node to the
-// planned digest, and record what it runs.
-func (r *nodeResource) apply(ctx context.Context, m *nodeModel, config tfsdk.Config, reset bool) diag.Diagnostics {
+// apply is Create and Update (each passes its own timeout: the planned id
+// is already known on create, so it cannot tell them apart): reset when
+// asked, bring the node to the planned digest, and record what it runs.
+func (r *nodeResource) apply(ctx context.Context, m *nodeModel, config tfsdk.Config, reset bool, timeout time.Duration) diag.Diagnostics {
 	var diags diag.Diagnostics
 	var cfg nodeModel
 	diags.Append(config.Get(ctx, &cfg)...)
-	timeout, d := m.Timeouts.Create(ctx, DefaultNodeApplyTimeout)
-	if !m.ID.IsNull() && !m.ID.IsUnknown() {
-		timeout, d = m.Timeouts.Update(ctx, DefaultNodeApplyTimeout)
-	}
-	diags.Append(d...)
 	if diags.HasError() {
 		return diags
 	}

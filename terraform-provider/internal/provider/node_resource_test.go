@@ -221,3 +221,29 @@ func TestAccNodeInterrupt(t *testing.T) {
 		},
 	})
 }
+
+// TestAccNodeCreateTimeout checks that create honours timeouts.create (the
+// planned id is known on create, which once made it use the update
+// timeout): a slow upgrade fails after the short create timeout although
+// the update timeout is long.
+func TestAccNodeCreateTimeout(t *testing.T) {
+	testAccPreCheck(t)
+	s := nodetest.Start(t)
+	host := imagetest.Registry(t)
+	repo := host + "/elemental/timeout"
+	pushDerivative(t, repo+":stable", 2, "A")
+	keyFile := filepath.Join(t.TempDir(), "id")
+	nodetest.Write(t, keyFile, s.Client, 0o600)
+	nodetest.Write(t, filepath.Join(s.Dir, "delay"), []byte("60\n"), 0o644)
+	cfg := strings.Replace(nodeConfig(s, repo+":stable", keyFile, s.HostKeyLine()),
+		"  reboot = false\n", "  reboot = false\n  timeouts = {\n    create = \"3s\"\n    update = \"30m\"\n  }\n", 1)
+	// With the update timeout the fake's 60 s upgrade would succeed.
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   versionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      cfg,
+			ExpectError: regexp.MustCompile(`(?s)Unable to upgrade node.*deadline exceeded`),
+		}},
+	})
+}
