@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/elemental-suite/elemental/internal/memlimit"
 	"github.com/elemental-suite/elemental/packer-plugin/builder/ami"
 	"github.com/elemental-suite/elemental/packer-plugin/builder/elemental"
 	"github.com/elemental-suite/elemental/packer-plugin/builder/gce"
@@ -17,6 +18,7 @@ import (
 )
 
 func main() {
+	memlimit.Apply()
 	pps := plugin.NewSet()
 	pps.RegisterBuilder(plugin.DEFAULT_NAME, new(elemental.Builder))
 	pps.RegisterBuilder("aws", new(ami.Builder))

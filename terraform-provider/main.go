@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
+	"github.com/elemental-suite/elemental/internal/memlimit"
 	"github.com/elemental-suite/elemental/terraform-provider/internal/provider"
 )
 
@@ -17,6 +18,7 @@ import (
 var version = "dev"
 
 func main() {
+	memlimit.Apply()
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
