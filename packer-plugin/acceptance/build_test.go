@@ -234,6 +234,11 @@ func checkTags(t *testing.T, envv []string, ami, snap, name, version string) {
 	if !strings.HasPrefix(digest, "sha256:") {
 		t.Fatalf("AMI %s lacks the provenance tag elemental:source-digest: %v", ami, amiTags)
 	}
+	for _, tags := range []map[string]string{amiTags, snapTags} {
+		if v := tags["elemental:suite-version"]; !strings.HasPrefix(v, "packer-plugin-elemental ") {
+			t.Errorf("provenance tag elemental:suite-version = %q, want the plugin's version", v)
+		}
+	}
 	wantAMI := map[string]string{"Name": name, "SourceDigest": digest}
 	wantSnap := map[string]string{"OSVersion": version, "Builder": "packer"}
 	for _, c := range []struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/elemental-suite/elemental/internal/installer"
 	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
 	"github.com/elemental-suite/elemental/packer-plugin/diskbuild"
+	"github.com/elemental-suite/elemental/packer-plugin/version"
 )
 
 // stateAMIs holds the *publishResult of stepPublishAMI.
@@ -50,6 +51,7 @@ func (s *stepPublishAMI) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	spec := s.Spec
 	spec.Provenance = provenance(disk)
+	spec.SuiteVersion = "packer-plugin-elemental " + version.PluginVersion.FormattedVersion()
 	start := time.Now()
 	ui.Say(fmt.Sprintf("Publishing %s as AMI %q in %s...", filepath.Base(disk.Outputs[0].Path), spec.Name, region(spec, s.AWS)))
 	p := &amiProgress{ui: ui}

@@ -13,11 +13,11 @@ import (
 )
 
 // AWS limits on user tags: 50 tags per resource, of which the build itself
-// sets provenanceTagCount (the four elemental:* provenance tags and the
-// publisher's run tag); keys up to 128 characters, values up to 256.
+// sets provenanceTagCount (the four elemental:* provenance tags, the suite
+// version and the publisher's run tag); keys up to 128 characters, values up to 256.
 const (
 	awsMaxTags         = 50
-	provenanceTagCount = 5
+	provenanceTagCount = 6
 	maxUserTags        = awsMaxTags - provenanceTagCount
 	maxTagKey          = 128
 	maxTagValue        = 256
@@ -32,7 +32,7 @@ const (
 	tagKernelVersion = "elemental:kernel-version"
 )
 
-var provenanceKeys = []string{tagSource, tagSourceDigest, tagGeneration, tagKernelVersion, publishaws.RunTag}
+var provenanceKeys = []string{tagSource, tagSourceDigest, tagGeneration, tagKernelVersion, publishaws.TagSuiteVersion, publishaws.RunTag}
 
 // tagSet names a map field and the block field merged into it.
 type tagSet struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/elemental-suite/elemental/internal/installer"
 	publishgcp "github.com/elemental-suite/elemental/internal/publish/gcp"
 	"github.com/elemental-suite/elemental/packer-plugin/diskbuild"
+	"github.com/elemental-suite/elemental/packer-plugin/version"
 )
 
 // stateImage holds the *publishgcp.Result of stepPublishGCE.
@@ -37,6 +38,8 @@ func (s *stepPublishGCE) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	spec := s.Spec
 	spec.Provenance = provenance(disk)
+	spec.Source, spec.SourceDigest = disk.Source, disk.Digest
+	spec.SuiteVersion = "packer-plugin-elemental " + version.PluginVersion.FormattedVersion()
 	start := time.Now()
 	ui.Say(fmt.Sprintf("Publishing image %s in project %s through gs://%s...", spec.ImageName, spec.ProjectID, spec.Bucket))
 	p := &gceProgress{ui: ui}

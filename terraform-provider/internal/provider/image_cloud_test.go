@@ -119,6 +119,10 @@ func TestAccImageCloud(t *testing.T) {
 					if img.SelfLink != a["gcp_image_self_link"] || img.Family != "elemental" {
 						return fmt.Errorf("gcp image %s family %s, state %s", img.SelfLink, img.Family, a["gcp_image_self_link"])
 					}
+					if v := img.Labels["elemental-suite-version"]; !strings.HasPrefix(v, "terraform-provider-elemental") ||
+						img.Labels["elemental-source-digest"] == "" || img.Labels["elemental-build"] != a["id"] {
+						return fmt.Errorf("gcp image provenance labels %v", img.Labels)
+					}
 					return nil
 				},
 			},

@@ -42,7 +42,7 @@ func (r *imageResource) publish(ctx context.Context, m *imageModel, outs []insta
 	m.GCPSelfLink = types.StringNull()
 	raw := rawOutput(outs)
 	if m.AWS != nil {
-		spec, err := toAWSSpec(ctx, *m)
+		spec, err := toAWSSpec(ctx, *m, suiteVersion(r.data))
 		if err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (r *imageResource) publish(ctx context.Context, m *imageModel, outs []insta
 }
 
 func (r *imageResource) publishGCP(ctx context.Context, m *imageModel, raw string) error {
-	spec, err := toGCPSpec(ctx, *m, r.data.GCP.Project)
+	spec, err := toGCPSpec(ctx, *m, r.data.GCP.Project, suiteVersion(r.data))
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func parseTime(v types.String, what string) (time.Time, error) {
 	return t, nil
 }
 
-func toAWSSpec(ctx context.Context, m imageModel) (awspub.Spec, error) {
+func toAWSSpec(ctx context.Context, m imageModel, suite string) (awspub.Spec, error) {
 	a := m.AWS
 	var regions, users []string
 	var errs []error
@@ -232,8 +232,8 @@ func toAWSSpec(ctx context.Context, m imageModel) (awspub.Spec, error) {
 		// The name belongs to this build ID: an AMI of that name is a
 		// leftover of the same build (e.g. after drift), so replace it.
 		ForceDeregister: true, ForceDeleteSnapshot: true,
-		Provenance: map[string]string{"elemental:source": m.Source.ValueString(),
-			"elemental:digest": m.Digest.ValueString(), "elemental:build": m.ID.ValueString()},
+		Source: m.Source.ValueString(), SourceDigest: m.Digest.ValueString(), SuiteVersion: suite,
+		Provenance: map[string]string{"elemental:build": m.ID.ValueString()},
 	}
 	if a.Public.ValueBool() {
 		spec.LaunchGroups = []string{"all"}
@@ -241,7 +241,7 @@ func toAWSSpec(ctx context.Context, m imageModel) (awspub.Spec, error) {
 	return spec, nil
 }
 
-func toGCPSpec(ctx context.Context, m imageModel, defProject string) (gcppub.Spec, error) {
+func toGCPSpec(ctx context.Context, m imageModel, defProject, suite string) (gcppub.Spec, error) {
 	g := m.GCP
 	deprecate, err := parseTime(g.DeprecateAt, "gcp.deprecate_at")
 	if err != nil {
@@ -252,7 +252,8 @@ func toGCPSpec(ctx context.Context, m imageModel, defProject string) (gcppub.Spe
 		ImageName: artifactName(g.ImageName, "elemental", m.ID.ValueString()), Family: g.Family.ValueString(),
 		Description: g.Description.ValueString(), Labels: stringMap(ctx, g.Labels), DeprecateAt: deprecate,
 		Architecture: architecture(m.Platform.ValueString(), gcppub.ArchARM64, gcppub.ArchX86_64),
-		Provenance:   map[string]string{"source-image": m.Source.ValueString(), "source-digest": m.Digest.ValueString()},
+		Source:       m.Source.ValueString(), SourceDigest: m.Digest.ValueString(), SuiteVersion: suite,
+		Provenance: map[string]string{"elemental-build": m.ID.ValueString()},
 	}
 	if !g.GuestOSFeatures.IsNull() {
 		spec.GuestOSFeatures = []string{}
@@ -261,4 +262,9 @@ func toGCPSpec(ctx context.Context, m imageModel, defProject string) (gcppub.Spe
 		}
 	}
 	return spec, spec.Validate()
+}
+
+// suiteVersion names the provider build on the images it publishes.
+func suiteVersion(d *providerData) string {
+	return "terraform-provider-elemental " + d.Version
 }

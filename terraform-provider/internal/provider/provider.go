@@ -110,6 +110,7 @@ func (p *elementalProvider) Configure(ctx context.Context, req provider.Configur
 		return
 	}
 	d := newProviderData(m, os.Getenv)
+	d.Version = p.version
 	resp.Diagnostics.Append(d.validate()...)
 	if resp.Diagnostics.HasError() {
 		return

@@ -19,6 +19,8 @@ type providerData struct {
 	GCP      gcpSettings
 	SSH      sshDefaults
 	CacheDir string
+	// Version is the provider's version, recorded on published images.
+	Version string
 
 	// resolve turns a reference into a manifest digest; tests replace it.
 	resolve func(ctx context.Context, source, platform string) (string, error)
