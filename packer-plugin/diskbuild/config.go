@@ -31,6 +31,13 @@ type Config struct {
 	RegistryPassword string `mapstructure:"registry_password" required:"false"`
 	// Talk plain HTTP to the registry (a local test registry). Default false.
 	RegistryInsecure bool `mapstructure:"registry_insecure" required:"false"`
+	// Path to a cosign public key (PEM, the `cosign.pub` that `cosign
+	// generate-key-pair` writes). When set, the build refuses a
+	// `source_image` without a valid cosign signature by this key, looked
+	// up beside the image (tag `sha256-<digest>.sig` in the same repository
+	// or layout), before anything is written. `docker-archive:` sources
+	// cannot be verified.
+	CosignPublicKeyFile string `mapstructure:"cosign_public_key_file" required:"false"`
 	// The toolkit generation the derivative follows: `auto` (default, detect
 	// it from the image), `v1` (cOS / elemental-toolkit 1.x layout) or `v2`.
 	Generation string `mapstructure:"generation" required:"false"`
@@ -134,6 +141,13 @@ func (c *Config) Spec() (installer.Spec, []error) {
 	}
 	if c.CloudConfig != "" {
 		spec.CloudConfigs = append(spec.CloudConfigs, installer.CloudConfig{Origin: "cloud_config", Data: []byte(c.CloudConfig)})
+	}
+	if c.CosignPublicKeyFile != "" {
+		if key, err := os.ReadFile(c.CosignPublicKeyFile); err != nil {
+			add("cosign_public_key_file: %w", err)
+		} else {
+			spec.Verify = &installer.Verification{PublicKey: key, KeyOrigin: "cosign_public_key_file " + c.CosignPublicKeyFile}
+		}
 	}
 	for i, f := range c.CloudConfigFiles {
 		data, err := os.ReadFile(f)

@@ -10,21 +10,22 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	SourceImage      *string             `mapstructure:"source_image" required:"true" cty:"source_image" hcl:"source_image"`
-	Platform         *string             `mapstructure:"platform" required:"false" cty:"platform" hcl:"platform"`
-	RegistryUsername *string             `mapstructure:"registry_username" required:"false" cty:"registry_username" hcl:"registry_username"`
-	RegistryPassword *string             `mapstructure:"registry_password" required:"false" cty:"registry_password" hcl:"registry_password"`
-	RegistryInsecure *bool               `mapstructure:"registry_insecure" required:"false" cty:"registry_insecure" hcl:"registry_insecure"`
-	Generation       *string             `mapstructure:"generation" required:"false" cty:"generation" hcl:"generation"`
-	DiskSize         *string             `mapstructure:"disk_size" required:"false" cty:"disk_size" hcl:"disk_size"`
-	PartitionSizes   *FlatPartitionSizes `mapstructure:"partition_sizes" required:"false" cty:"partition_sizes" hcl:"partition_sizes"`
-	Recovery         *FlatRecovery       `mapstructure:"recovery" required:"false" cty:"recovery" hcl:"recovery"`
-	CloudConfig      *string             `mapstructure:"cloud_config" required:"false" cty:"cloud_config" hcl:"cloud_config"`
-	CloudConfigFiles []string            `mapstructure:"cloud_config_files" required:"false" cty:"cloud_config_files" hcl:"cloud_config_files"`
-	GrubEntryName    *string             `mapstructure:"grub_entry_name" required:"false" cty:"grub_entry_name" hcl:"grub_entry_name"`
-	NoGrow           *bool               `mapstructure:"no_grow" required:"false" cty:"no_grow" hcl:"no_grow"`
-	SourceDateEpoch  *int64              `mapstructure:"source_date_epoch" required:"false" cty:"source_date_epoch" hcl:"source_date_epoch"`
-	CacheDir         *string             `mapstructure:"cache_dir" required:"false" cty:"cache_dir" hcl:"cache_dir"`
+	SourceImage         *string             `mapstructure:"source_image" required:"true" cty:"source_image" hcl:"source_image"`
+	Platform            *string             `mapstructure:"platform" required:"false" cty:"platform" hcl:"platform"`
+	RegistryUsername    *string             `mapstructure:"registry_username" required:"false" cty:"registry_username" hcl:"registry_username"`
+	RegistryPassword    *string             `mapstructure:"registry_password" required:"false" cty:"registry_password" hcl:"registry_password"`
+	RegistryInsecure    *bool               `mapstructure:"registry_insecure" required:"false" cty:"registry_insecure" hcl:"registry_insecure"`
+	CosignPublicKeyFile *string             `mapstructure:"cosign_public_key_file" required:"false" cty:"cosign_public_key_file" hcl:"cosign_public_key_file"`
+	Generation          *string             `mapstructure:"generation" required:"false" cty:"generation" hcl:"generation"`
+	DiskSize            *string             `mapstructure:"disk_size" required:"false" cty:"disk_size" hcl:"disk_size"`
+	PartitionSizes      *FlatPartitionSizes `mapstructure:"partition_sizes" required:"false" cty:"partition_sizes" hcl:"partition_sizes"`
+	Recovery            *FlatRecovery       `mapstructure:"recovery" required:"false" cty:"recovery" hcl:"recovery"`
+	CloudConfig         *string             `mapstructure:"cloud_config" required:"false" cty:"cloud_config" hcl:"cloud_config"`
+	CloudConfigFiles    []string            `mapstructure:"cloud_config_files" required:"false" cty:"cloud_config_files" hcl:"cloud_config_files"`
+	GrubEntryName       *string             `mapstructure:"grub_entry_name" required:"false" cty:"grub_entry_name" hcl:"grub_entry_name"`
+	NoGrow              *bool               `mapstructure:"no_grow" required:"false" cty:"no_grow" hcl:"no_grow"`
+	SourceDateEpoch     *int64              `mapstructure:"source_date_epoch" required:"false" cty:"source_date_epoch" hcl:"source_date_epoch"`
+	CacheDir            *string             `mapstructure:"cache_dir" required:"false" cty:"cache_dir" hcl:"cache_dir"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -39,21 +40,22 @@ func (*Config) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec }
 // The decoded values from this spec will then be applied to a FlatConfig.
 func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"source_image":       &hcldec.AttrSpec{Name: "source_image", Type: cty.String, Required: false},
-		"platform":           &hcldec.AttrSpec{Name: "platform", Type: cty.String, Required: false},
-		"registry_username":  &hcldec.AttrSpec{Name: "registry_username", Type: cty.String, Required: false},
-		"registry_password":  &hcldec.AttrSpec{Name: "registry_password", Type: cty.String, Required: false},
-		"registry_insecure":  &hcldec.AttrSpec{Name: "registry_insecure", Type: cty.Bool, Required: false},
-		"generation":         &hcldec.AttrSpec{Name: "generation", Type: cty.String, Required: false},
-		"disk_size":          &hcldec.AttrSpec{Name: "disk_size", Type: cty.String, Required: false},
-		"partition_sizes":    &hcldec.BlockSpec{TypeName: "partition_sizes", Nested: hcldec.ObjectSpec((*FlatPartitionSizes)(nil).HCL2Spec())},
-		"recovery":           &hcldec.BlockSpec{TypeName: "recovery", Nested: hcldec.ObjectSpec((*FlatRecovery)(nil).HCL2Spec())},
-		"cloud_config":       &hcldec.AttrSpec{Name: "cloud_config", Type: cty.String, Required: false},
-		"cloud_config_files": &hcldec.AttrSpec{Name: "cloud_config_files", Type: cty.List(cty.String), Required: false},
-		"grub_entry_name":    &hcldec.AttrSpec{Name: "grub_entry_name", Type: cty.String, Required: false},
-		"no_grow":            &hcldec.AttrSpec{Name: "no_grow", Type: cty.Bool, Required: false},
-		"source_date_epoch":  &hcldec.AttrSpec{Name: "source_date_epoch", Type: cty.Number, Required: false},
-		"cache_dir":          &hcldec.AttrSpec{Name: "cache_dir", Type: cty.String, Required: false},
+		"source_image":           &hcldec.AttrSpec{Name: "source_image", Type: cty.String, Required: false},
+		"platform":               &hcldec.AttrSpec{Name: "platform", Type: cty.String, Required: false},
+		"registry_username":      &hcldec.AttrSpec{Name: "registry_username", Type: cty.String, Required: false},
+		"registry_password":      &hcldec.AttrSpec{Name: "registry_password", Type: cty.String, Required: false},
+		"registry_insecure":      &hcldec.AttrSpec{Name: "registry_insecure", Type: cty.Bool, Required: false},
+		"cosign_public_key_file": &hcldec.AttrSpec{Name: "cosign_public_key_file", Type: cty.String, Required: false},
+		"generation":             &hcldec.AttrSpec{Name: "generation", Type: cty.String, Required: false},
+		"disk_size":              &hcldec.AttrSpec{Name: "disk_size", Type: cty.String, Required: false},
+		"partition_sizes":        &hcldec.BlockSpec{TypeName: "partition_sizes", Nested: hcldec.ObjectSpec((*FlatPartitionSizes)(nil).HCL2Spec())},
+		"recovery":               &hcldec.BlockSpec{TypeName: "recovery", Nested: hcldec.ObjectSpec((*FlatRecovery)(nil).HCL2Spec())},
+		"cloud_config":           &hcldec.AttrSpec{Name: "cloud_config", Type: cty.String, Required: false},
+		"cloud_config_files":     &hcldec.AttrSpec{Name: "cloud_config_files", Type: cty.List(cty.String), Required: false},
+		"grub_entry_name":        &hcldec.AttrSpec{Name: "grub_entry_name", Type: cty.String, Required: false},
+		"no_grow":                &hcldec.AttrSpec{Name: "no_grow", Type: cty.Bool, Required: false},
+		"source_date_epoch":      &hcldec.AttrSpec{Name: "source_date_epoch", Type: cty.Number, Required: false},
+		"cache_dir":              &hcldec.AttrSpec{Name: "cache_dir", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -89,6 +89,7 @@ type FlatConfig struct {
 	RegistryUsername         *string                       `mapstructure:"registry_username" required:"false" cty:"registry_username" hcl:"registry_username"`
 	RegistryPassword         *string                       `mapstructure:"registry_password" required:"false" cty:"registry_password" hcl:"registry_password"`
 	RegistryInsecure         *bool                         `mapstructure:"registry_insecure" required:"false" cty:"registry_insecure" hcl:"registry_insecure"`
+	CosignPublicKeyFile      *string                       `mapstructure:"cosign_public_key_file" required:"false" cty:"cosign_public_key_file" hcl:"cosign_public_key_file"`
 	Generation               *string                       `mapstructure:"generation" required:"false" cty:"generation" hcl:"generation"`
 	DiskSize                 *string                       `mapstructure:"disk_size" required:"false" cty:"disk_size" hcl:"disk_size"`
 	PartitionSizes           *diskbuild.FlatPartitionSizes `mapstructure:"partition_sizes" required:"false" cty:"partition_sizes" hcl:"partition_sizes"`
@@ -164,6 +165,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"registry_username":          &hcldec.AttrSpec{Name: "registry_username", Type: cty.String, Required: false},
 		"registry_password":          &hcldec.AttrSpec{Name: "registry_password", Type: cty.String, Required: false},
 		"registry_insecure":          &hcldec.AttrSpec{Name: "registry_insecure", Type: cty.Bool, Required: false},
+		"cosign_public_key_file":     &hcldec.AttrSpec{Name: "cosign_public_key_file", Type: cty.String, Required: false},
 		"generation":                 &hcldec.AttrSpec{Name: "generation", Type: cty.String, Required: false},
 		"disk_size":                  &hcldec.AttrSpec{Name: "disk_size", Type: cty.String, Required: false},
 		"partition_sizes":            &hcldec.BlockSpec{TypeName: "partition_sizes", Nested: hcldec.ObjectSpec((*diskbuild.FlatPartitionSizes)(nil).HCL2Spec())},
