@@ -33,14 +33,15 @@ type derivativeDataSource struct{ data *providerData }
 func NewDerivativeDataSource() datasource.DataSource { return &derivativeDataSource{} }
 
 type derivativeModel struct {
-	Source        types.String `tfsdk:"source"`
-	Platform      types.String `tfsdk:"platform"`
-	Generation    types.String `tfsdk:"generation"`
-	ID            types.String `tfsdk:"id"`
-	Digest        types.String `tfsdk:"digest"`
-	KernelVersion types.String `tfsdk:"kernel_version"`
-	OSRelease     types.Map    `tfsdk:"os_release"`
-	Platforms     types.List   `tfsdk:"platforms"`
+	Source          types.String `tfsdk:"source"`
+	CosignPublicKey types.String `tfsdk:"cosign_public_key"`
+	Platform        types.String `tfsdk:"platform"`
+	Generation      types.String `tfsdk:"generation"`
+	ID              types.String `tfsdk:"id"`
+	Digest          types.String `tfsdk:"digest"`
+	KernelVersion   types.String `tfsdk:"kernel_version"`
+	OSRelease       types.Map    `tfsdk:"os_release"`
+	Platforms       types.List   `tfsdk:"platforms"`
 }
 
 func (d *derivativeDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -56,6 +57,10 @@ func (d *derivativeDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 		Attributes: map[string]schema.Attribute{
 			"source": schema.StringAttribute{Required: true,
 				MarkdownDescription: "The derivative: `registry/repo:tag`, `registry/repo@sha256:…`, `oci-layout:DIR[:TAG]` or `docker-archive:FILE[:REF]`."},
+			"cosign_public_key": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "A cosign public key (PEM, e.g. `file(\"cosign.pub\")`). When set, reading fails unless the " +
+					"derivative carries a valid cosign signature by this key for its index or platform manifest digest " +
+					"(tag `sha256-<digest>.sig` beside the image). `docker-archive:` sources cannot be verified."},
 			"platform": schema.StringAttribute{Optional: true,
 				Validators:          []validator.String{stringvalidator.OneOf("linux/amd64", "linux/arm64")},
 				MarkdownDescription: "Platform to pick from a multi-platform index (default `linux/amd64`)."},
@@ -101,6 +106,9 @@ func (d *derivativeDataSource) Read(ctx context.Context, req datasource.ReadRequ
 	spec := installer.Spec{Source: m.Source.ValueString(), Platform: platform, Generation: gen,
 		Username: d.data.Registry.Username, Password: d.data.Registry.Password,
 		Insecure: d.data.Registry.Insecure, CacheDir: d.data.CacheDir}
+	if k := m.CosignPublicKey.ValueString(); k != "" {
+		spec.Verify = &installer.Verification{PublicKey: []byte(k), KeyOrigin: "cosign_public_key"}
+	}
 	insp, err := installer.Inspect(ctx, spec, installer.WithProgress(logProgress(ctx)))
 	if err != nil {
 		addInspectError(&resp.Diagnostics, spec.Source, err)

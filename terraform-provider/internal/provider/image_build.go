@@ -78,6 +78,9 @@ func toSpec(ctx context.Context, m imageModel, d *providerData, dir, name string
 		RecoveryFS: m.RecoveryFS.ValueString(), GrubEntryName: m.GrubEntryName.ValueString(),
 		NoGrow: m.NoGrow.ValueBool(), SourceDateEpoch: m.SourceDateEpoch.ValueInt64(), CacheDir: d.CacheDir,
 	}
+	if k := m.CosignPublicKey.ValueString(); k != "" {
+		s.Verify = &installer.Verification{PublicKey: []byte(k), KeyOrigin: "cosign_public_key"}
+	}
 	var errs []error
 	size := func(v types.String, what string) int64 {
 		if v.IsNull() || v.ValueString() == "" {

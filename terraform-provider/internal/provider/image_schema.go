@@ -25,6 +25,7 @@ import (
 type imageModel struct {
 	ID              types.String   `tfsdk:"id"`
 	Source          types.String   `tfsdk:"source"`
+	CosignPublicKey types.String   `tfsdk:"cosign_public_key"`
 	Platform        types.String   `tfsdk:"platform"`
 	Generation      types.String   `tfsdk:"generation"`
 	CloudConfig     types.List     `tfsdk:"cloud_config"`
@@ -89,6 +90,12 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"source": schema.StringAttribute{Required: true, PlanModifiers: []planmodifier.String{replaceString()},
 				MarkdownDescription: "The derivative: `registry/repo:tag`, `registry/repo@sha256:…`, `oci-layout:DIR[:TAG]` or `docker-archive:FILE[:REF]`."},
+			"cosign_public_key": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "A cosign public key (PEM, e.g. `file(\"cosign.pub\")`). When set, a build refuses a derivative " +
+					"without a valid cosign signature by this key for the digest built (tag `sha256-<digest>.sig` beside the image), " +
+					"before anything is written. The platform manifest digest is what is built, so sign multi-platform images with " +
+					"`cosign sign --recursive`. `docker-archive:` sources cannot be verified. Checked when the image is built; " +
+					"changing it alone does not rebuild."},
 			"platform": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("linux/amd64"),
 				Validators:          []validator.String{stringvalidator.OneOf("linux/amd64", "linux/arm64")},
 				PlanModifiers:       []planmodifier.String{replaceString()},
