@@ -6,6 +6,7 @@ package derivative
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	RegistryPassword string `mapstructure:"registry_password" required:"false"`
 	// Talk plain HTTP to the registry. Default false.
 	RegistryInsecure bool `mapstructure:"registry_insecure" required:"false"`
+	// Path to a cosign public key (PEM, `cosign.pub`). When set, the data
+	// source fails unless the derivative carries a valid cosign signature
+	// by this key (tag `sha256-<digest>.sig` beside the image).
+	CosignPublicKeyFile string `mapstructure:"cosign_public_key_file" required:"false"`
 	// Force the toolkit generation (`auto`, `v1`, `v2`); `auto` (default)
 	// detects it.
 	Generation string `mapstructure:"generation" required:"false"`
@@ -102,6 +107,13 @@ func (d *Datasource) Configure(raws ...any) error {
 		Source: d.config.SourceImage, Platform: d.config.Platform, Generation: g,
 		Username: d.config.RegistryUsername, Password: d.config.RegistryPassword,
 		Insecure: d.config.RegistryInsecure,
+	}
+	if f := d.config.CosignPublicKeyFile; f != "" {
+		if key, err := os.ReadFile(f); err != nil {
+			errs = append(errs, fmt.Errorf("cosign_public_key_file: %w", err))
+		} else {
+			d.spec.Verify = &installer.Verification{PublicKey: key, KeyOrigin: "cosign_public_key_file " + f}
+		}
 	}
 	if d.config.Platform != "" && d.config.Platform != "linux/amd64" && d.config.Platform != "linux/arm64" {
 		errs = append(errs, fmt.Errorf("platform %q: want linux/amd64 or linux/arm64", d.config.Platform))

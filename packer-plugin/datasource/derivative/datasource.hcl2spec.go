@@ -10,12 +10,13 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	SourceImage      *string `mapstructure:"source_image" required:"true" cty:"source_image" hcl:"source_image"`
-	Platform         *string `mapstructure:"platform" required:"false" cty:"platform" hcl:"platform"`
-	RegistryUsername *string `mapstructure:"registry_username" required:"false" cty:"registry_username" hcl:"registry_username"`
-	RegistryPassword *string `mapstructure:"registry_password" required:"false" cty:"registry_password" hcl:"registry_password"`
-	RegistryInsecure *bool   `mapstructure:"registry_insecure" required:"false" cty:"registry_insecure" hcl:"registry_insecure"`
-	Generation       *string `mapstructure:"generation" required:"false" cty:"generation" hcl:"generation"`
+	SourceImage         *string `mapstructure:"source_image" required:"true" cty:"source_image" hcl:"source_image"`
+	Platform            *string `mapstructure:"platform" required:"false" cty:"platform" hcl:"platform"`
+	RegistryUsername    *string `mapstructure:"registry_username" required:"false" cty:"registry_username" hcl:"registry_username"`
+	RegistryPassword    *string `mapstructure:"registry_password" required:"false" cty:"registry_password" hcl:"registry_password"`
+	RegistryInsecure    *bool   `mapstructure:"registry_insecure" required:"false" cty:"registry_insecure" hcl:"registry_insecure"`
+	CosignPublicKeyFile *string `mapstructure:"cosign_public_key_file" required:"false" cty:"cosign_public_key_file" hcl:"cosign_public_key_file"`
+	Generation          *string `mapstructure:"generation" required:"false" cty:"generation" hcl:"generation"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -30,12 +31,13 @@ func (*Config) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec }
 // The decoded values from this spec will then be applied to a FlatConfig.
 func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"source_image":      &hcldec.AttrSpec{Name: "source_image", Type: cty.String, Required: false},
-		"platform":          &hcldec.AttrSpec{Name: "platform", Type: cty.String, Required: false},
-		"registry_username": &hcldec.AttrSpec{Name: "registry_username", Type: cty.String, Required: false},
-		"registry_password": &hcldec.AttrSpec{Name: "registry_password", Type: cty.String, Required: false},
-		"registry_insecure": &hcldec.AttrSpec{Name: "registry_insecure", Type: cty.Bool, Required: false},
-		"generation":        &hcldec.AttrSpec{Name: "generation", Type: cty.String, Required: false},
+		"source_image":           &hcldec.AttrSpec{Name: "source_image", Type: cty.String, Required: false},
+		"platform":               &hcldec.AttrSpec{Name: "platform", Type: cty.String, Required: false},
+		"registry_username":      &hcldec.AttrSpec{Name: "registry_username", Type: cty.String, Required: false},
+		"registry_password":      &hcldec.AttrSpec{Name: "registry_password", Type: cty.String, Required: false},
+		"registry_insecure":      &hcldec.AttrSpec{Name: "registry_insecure", Type: cty.Bool, Required: false},
+		"cosign_public_key_file": &hcldec.AttrSpec{Name: "cosign_public_key_file", Type: cty.String, Required: false},
+		"generation":             &hcldec.AttrSpec{Name: "generation", Type: cty.String, Required: false},
 	}
 	return s
 }
