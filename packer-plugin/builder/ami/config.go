@@ -39,7 +39,7 @@ type Config struct {
 	// Key/value tags on the AMIs. The source, its digest, the generation
 	// and the kernel version are added as `elemental:*` provenance tags,
 	// which replace tags of the same key (a warning says so).
-	// At most 45 tags (AWS allows 50 per resource; the build adds 5); keys
+	// At most 44 tags (AWS allows 50 per resource; the build adds 6); keys
 	// up to 128 characters and not starting with `aws:`, values up to 256.
 	Tags map[string]string `mapstructure:"tags" required:"false"`
 	// Same as [`tags`](#tags) but as a repeatable block with a `key` and a

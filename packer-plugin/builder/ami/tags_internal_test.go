@@ -89,7 +89,7 @@ func TestPrepareTagErrors(t *testing.T) {
 		{name: "long value in the snapshot map", raw: []any{"snapshot_tags", map[string]string{"k": long}},
 			want: []string{`snapshot_tags["k"]: value has 257 characters, at most 256`}},
 		{name: "too many tags counted after the merge", raw: []any{"tags", many, "tag", kv("a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "k00", "6")},
-			want: []string{"tags and tag: 46 tags, at most 45 (AWS allows 50 and the build adds 5 provenance tags)"}},
+			want: []string{"tags and tag: 46 tags, at most 44 (AWS allows 50 and the build adds 6 provenance tags)"}},
 		{name: "every problem at once", raw: []any{"tag", kv("", "v", "aws:x", "y"), "snapshot_tags", map[string]string{"": "z"}},
 			want: []string{`snapshot_tags[""]: key is empty`, "tag[0]: key is empty", `tag[1]: key "aws:x": the aws: prefix is reserved for AWS`}},
 	}
