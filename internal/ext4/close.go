@@ -260,7 +260,7 @@ func (w *Writer) writeMaps() error {
 		if err != nil {
 			return err
 		}
-		if !w.opts.ext4() && (in.dataBlocks()+in.meta)*(w.lay.bs/512) > 1<<32-1 {
+		if !w.opts.ext4() && (in.dataBlocks()+int64(in.meta))*(w.lay.bs/512) > 1<<32-1 {
 			return fmt.Errorf("file %q: too many blocks for ext2", w.pathOf(ino))
 		}
 	}

@@ -25,15 +25,15 @@ type run struct{ logical, phys, n int64 }
 
 // inode is the in-memory state of one inode until Close writes it. One
 // lives per entry for the whole build, so its fields are ordered to pack
-// (160 bytes) and the rarely used attributes sit behind a pointer.
+// (144 bytes) and the rarely used attributes sit behind a pointer.
 type inode struct {
 	runs     []run // data blocks, in logical order
 	x        *inodeXattrs
 	dir      *dir
 	sec      int64
 	size     int64
-	meta     int64 // mapping and xattr blocks counted in i_blocks
 	uid, gid uint32
+	meta     uint32 // mapping and xattr blocks counted in i_blocks
 	nsec     uint32
 	links    uint32
 	flags    uint32
@@ -95,7 +95,7 @@ func (in *inode) encode(b []byte, bs int64, crtime int64) {
 	}
 	le.PutUint16(b[0x18:], uint16(in.gid))
 	le.PutUint16(b[0x1A:], uint16(in.links))
-	sectors := (in.dataBlocks() + in.meta) * (bs / 512)
+	sectors := (in.dataBlocks() + int64(in.meta)) * (bs / 512)
 	le.PutUint32(b[0x1C:], uint32(sectors))
 	le.PutUint32(b[0x20:], in.flags)
 	copy(b[0x28:0x64], in.block[:])

@@ -34,6 +34,9 @@ func (w *Writer) Close() (size int64, err error) {
 	if err := w.resolveLinks(); err != nil {
 		return 0, err
 	}
+	// Nothing looks a path up after this; the map is ~4 MiB per hundred
+	// thousand entries (issue 7: peak RSS).
+	w.nodes, w.hardlinks = nil, nil
 	order := postorder(w.root)
 	b := &builder{
 		inodes: newMetaWriter(w.meta), dirs: newMetaWriter(w.meta),

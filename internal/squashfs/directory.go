@@ -49,7 +49,7 @@ func (b *builder) listing(d *node) (listing, error) {
 	l.block, l.offset = b.dirs.pos()
 	begin := b.dirs.size()
 	lastBlock := l.block
-	for _, run := range runs(d.children) {
+	for _, run := range runs(d.dir.children) {
 		blk, _ := b.dirs.pos()
 		if blk != lastBlock {
 			l.index = append(l.index, dirIndex{index: uint32(b.dirs.size() - begin), block: blk, name: run[0].name})
@@ -60,7 +60,7 @@ func (b *builder) listing(d *node) (listing, error) {
 		for _, c := range run {
 			in := inode(c)
 			rec = rec.u16(uint16(in.ref)).u16(uint16(int16(int64(in.ino) - int64(first.ino))))
-			rec = rec.u16(basicType(in.typ)).u16(uint16(len(c.name) - 1)).str(c.name)
+			rec = rec.u16(basicType(in.typ())).u16(uint16(len(c.name) - 1)).str(c.name)
 		}
 		if _, err := b.dirs.Write(rec); err != nil {
 			return l, err

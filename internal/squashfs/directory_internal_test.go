@@ -47,10 +47,10 @@ func TestDirectoryIndex(t *testing.T) {
 	}
 	b := &builder{inodes: newMetaWriter(c), dirs: newMetaWriter(c), idIdx: map[uint32]uint16{}}
 	b.dirs.Write(make([]byte, 5000)) // start the listing mid-block
-	d := &node{typ: rootfs.TypeDir}
+	d := &node{t: uint8(rootfs.TypeDir), dir: &dirNode{}}
 	for i := range 3000 {
 		// Inodes spread over several inode blocks, numbers in order.
-		d.children = append(d.children, &node{name: fmt.Sprintf("entry-%05d", i), typ: rootfs.TypeReg, ino: uint32(i + 1), ref: uint64(i/400*7000)<<16 | uint64(i%400*20)})
+		d.dir.children = append(d.dir.children, &node{name: fmt.Sprintf("entry-%05d", i), t: uint8(rootfs.TypeReg), ino: uint32(i + 1), ref: uint64(i/400*7000)<<16 | uint64(i%400*20)})
 	}
 	l, err := b.listing(d)
 	if err != nil {
@@ -87,7 +87,7 @@ func TestDirectoryIndex(t *testing.T) {
 			names++
 		}
 	}
-	if names != len(d.children) {
-		t.Errorf("headers cover %d entries, want %d", names, len(d.children))
+	if names != len(d.dir.children) {
+		t.Errorf("headers cover %d entries, want %d", names, len(d.dir.children))
 	}
 }

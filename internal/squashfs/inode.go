@@ -74,12 +74,12 @@ func (b *builder) header(n *node, t uint16) (le, error) {
 // writeInode appends n's inode (and, for a directory, its listing) to
 // the tables and records n.ref.
 func (b *builder) writeInode(n *node) error {
-	if n.typ == rootfs.TypeDir {
+	if n.typ() == rootfs.TypeDir {
 		return b.writeDir(n)
 	}
-	t := basicType(n.typ)
+	t := basicType(n.typ())
 	ext := n.xattr != noXattr
-	if n.typ == rootfs.TypeReg {
+	if n.typ() == rootfs.TypeReg {
 		f := n.file
 		ext = ext || n.nlink > 0 || f.sparse > 0 || f.size > 1<<32-1 || f.start > 1<<32-1
 	}
@@ -91,7 +91,7 @@ func (b *builder) writeInode(n *node) error {
 		return err
 	}
 	nlink := n.nlink + 1
-	switch n.typ {
+	switch n.typ() {
 	case rootfs.TypeReg:
 		f := n.file
 		if ext {
@@ -109,7 +109,7 @@ func (b *builder) writeInode(n *node) error {
 	default:
 		rec = rec.u32(nlink)
 	}
-	if ext && n.typ != rootfs.TypeReg {
+	if ext && n.typ() != rootfs.TypeReg {
 		rec = rec.u32(n.xattr)
 	}
 	n.ref = b.inodes.ref()
@@ -124,14 +124,14 @@ func (b *builder) writeDir(d *node) error {
 		return err
 	}
 	nlink := uint32(2)
-	for _, c := range d.children {
-		if c.typ == rootfs.TypeDir {
+	for _, c := range d.dir.children {
+		if c.typ() == rootfs.TypeDir {
 			nlink++
 		}
 	}
 	parent := b.count + 1 // the root's parent, as mksquashfs writes it
-	if d.parent != nil {
-		parent = d.parent.ino
+	if d.dir.parent != nil {
+		parent = d.dir.parent.ino
 	}
 	size := l.size + 3 // "." and ".." are implicit
 	ext := d.xattr != noXattr || len(l.index) > 0 || size > 0xFFFF

@@ -15,17 +15,16 @@ const maxNameLen = 256
 const noXattr = 0xFFFFFFFF
 
 // node is one directory entry of the image being built. One lives per
-// entry for the whole build; the fields are ordered to pack into 128
-// bytes.
+// entry for the whole build, so the fields are ordered to pack into 96
+// bytes: what only directories need sits behind dir, and the type is
+// kept in a byte.
 type node struct {
 	name     string
 	target   string    // symlink target; hardlink target path
-	children []*node   // directories
+	dir      *dirNode  // directories
 	file     *fileData // regular files
 	link     *node     // hardlinks: the resolved target
-	parent   *node     // directories
-	typ      rootfs.Type
-	ref      uint64 // inode reference, filled in Close
+	ref      uint64    // inode reference, filled in Close
 	uid, gid uint32
 	mtime    uint32
 	xattr    uint32
@@ -33,8 +32,17 @@ type node struct {
 	nlink    uint32 // filled in Close
 	ino      uint32 // inode number, filled in Close
 	mode     uint16
-	explicit bool // an entry for it arrived (directories may be implicit)
+	t        uint8 // rootfs.Type
+	explicit bool  // an entry for it arrived (directories may be implicit)
 }
+
+// dirNode is what a directory node has beyond a node.
+type dirNode struct {
+	parent   *node // nil for the root
+	children []*node
+}
+
+func (n *node) typ() rootfs.Type { return rootfs.Type(n.t) }
 
 // fileData is what a regular file's inode needs to know about its data.
 // start and blocks are filled on the pipeline's writer goroutine and read
@@ -50,7 +58,7 @@ type fileData struct {
 
 // setMeta copies an entry's metadata into n.
 func (w *Writer) setMeta(n *node, e *rootfs.Entry) error {
-	n.typ = e.Type
+	n.t = uint8(e.Type)
 	n.mode = uint16(e.Mode & rootfs.ModePerm)
 	n.uid, n.gid = e.UID, e.GID
 	n.mtime = unixTime(e.ModTime)
@@ -64,7 +72,7 @@ func (w *Writer) setMeta(n *node, e *rootfs.Entry) error {
 }
 
 func (w *Writer) implicitDir(name string, parent *node) *node {
-	return &node{name: name, typ: rootfs.TypeDir, mode: 0o755, mtime: unixTime(w.opts.Time), xattr: noXattr, parent: parent}
+	return &node{name: name, t: uint8(rootfs.TypeDir), mode: 0o755, mtime: unixTime(w.opts.Time), xattr: noXattr, dir: &dirNode{parent: parent}}
 }
 
 // insert places e in the tree and returns its node with e's metadata.
@@ -96,12 +104,12 @@ func (w *Writer) insert(e *rootfs.Entry) (*node, error) {
 	}
 	n := &node{name: e.Name()}
 	if e.Type == rootfs.TypeDir {
-		n.parent = parent
+		n.dir = &dirNode{parent: parent}
 	}
 	if err := w.setMeta(n, e); err != nil {
 		return nil, err
 	}
-	parent.children = append(parent.children, n)
+	parent.dir.children = append(parent.dir.children, n)
 	w.nodes[e.Path] = n
 	return n, nil
 }
@@ -112,8 +120,8 @@ func (w *Writer) dir(p string) (*node, error) {
 		return w.root, nil
 	}
 	if n, ok := w.nodes[p]; ok {
-		if n.typ != rootfs.TypeDir {
-			return nil, fmt.Errorf("parent %q is a %v, not a directory", p, n.typ)
+		if n.typ() != rootfs.TypeDir {
+			return nil, fmt.Errorf("parent %q is a %v, not a directory", p, n.typ())
 		}
 		return n, nil
 	}
@@ -125,7 +133,7 @@ func (w *Writer) dir(p string) (*node, error) {
 		return nil, err
 	}
 	n := w.implicitDir(path.Base(p), parent)
-	parent.children = append(parent.children, n)
+	parent.dir.children = append(parent.dir.children, n)
 	w.nodes[p] = n
 	return n, nil
 }
@@ -157,7 +165,7 @@ func (w *Writer) linkTarget(h hardlink) (*node, error) {
 		if !ok {
 			return nil, fmt.Errorf("hardlink %q points to %q, which is not in the image", h.path, cur.target)
 		}
-		switch t.typ {
+		switch t.typ() {
 		case rootfs.TypeHardlink:
 			cur = t
 			continue
@@ -171,7 +179,7 @@ func (w *Writer) linkTarget(h hardlink) (*node, error) {
 
 // inode returns the node that owns the inode n's directory entry refers to.
 func inode(n *node) *node {
-	if n.typ == rootfs.TypeHardlink {
+	if n.typ() == rootfs.TypeHardlink {
 		return n.link
 	}
 	return n
@@ -185,11 +193,11 @@ func postorder(root *node) []*node {
 	var order []*node
 	var walk func(d *node)
 	walk = func(d *node) {
-		sort.Slice(d.children, func(i, j int) bool { return d.children[i].name < d.children[j].name })
-		for _, c := range d.children {
+		sort.Slice(d.dir.children, func(i, j int) bool { return d.dir.children[i].name < d.dir.children[j].name })
+		for _, c := range d.dir.children {
 			in := inode(c)
 			switch {
-			case in.typ == rootfs.TypeDir:
+			case in.typ() == rootfs.TypeDir:
 				walk(in)
 			case in.ino == 0:
 				order = append(order, in)
