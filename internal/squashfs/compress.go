@@ -75,33 +75,51 @@ func newCompressor(c Compression, dict int) (compressor, error) {
 }
 
 // zlibCompressor makes one zlib stream per block that GRUB can inflate:
-// at gzipLevel, else Huffman-only (literals only, whose one-entry distance
-// table GRUB accepts), else not at all (the block is stored).
+// at gzipLevel; when GRUB would refuse that, the smaller of Huffman-only
+// (literals only, whose one-entry distance table GRUB accepts) and
+// pageDeflate (which keeps MaxSize's bound, see pagedeflate.go); else
+// none (the block is stored).
 type zlibCompressor struct {
-	zws [2]*zlib.Writer
-	chk deflateChecker
-	buf boundedBuf
+	zws  [2]*zlib.Writer
+	chk  deflateChecker
+	buf  boundedBuf
+	page []byte
 }
 
 func (z *zlibCompressor) compress(dst, src []byte) ([]byte, bool, error) {
-	for _, zw := range z.zws {
-		z.buf = boundedBuf{b: dst[:0], limit: len(src)}
-		zw.Reset(&z.buf)
-		_, err := zw.Write(src)
-		if err == nil {
-			err = zw.Close()
-		}
-		out, ok, err := finish(&z.buf, err)
-		if err != nil || !ok {
-			return out, ok, err
-		}
-		// A zlib stream: 2 header bytes, raw deflate, Adler-32.
-		if len(out) > 6 && z.chk.grubSafe(out[2:len(out)-4]) {
-			return out, true, nil
-		}
-		dst = out[:0]
+	out, ok, err := z.deflate(z.zws[0], dst, src)
+	if err != nil || !ok || z.safe(out) {
+		return out, ok, err
 	}
-	return dst, false, nil
+	z.page = pageDeflate(z.page, src)
+	out, ok, err = z.deflate(z.zws[1], out, src)
+	switch {
+	case err != nil:
+		return out, false, err
+	case ok && z.safe(out) && len(out) <= len(z.page):
+		return out, true, nil
+	case len(z.page) < len(src):
+		return append(out[:0], z.page...), true, nil
+	}
+	return out[:0], false, nil
+}
+
+// deflate compresses src with zw into dst[:0]; ok is false when the
+// output would not be smaller than src.
+func (z *zlibCompressor) deflate(zw *zlib.Writer, dst, src []byte) ([]byte, bool, error) {
+	z.buf = boundedBuf{b: dst[:0], limit: len(src)}
+	zw.Reset(&z.buf)
+	_, err := zw.Write(src)
+	if err == nil {
+		err = zw.Close()
+	}
+	return finish(&z.buf, err)
+}
+
+// safe reports whether GRUB inflates the zlib stream out (2 header bytes,
+// raw deflate, Adler-32).
+func (z *zlibCompressor) safe(out []byte) bool {
+	return len(out) > 6 && z.chk.grubSafe(out[2:len(out)-4])
 }
 
 // probed skips compressing data blocks that a fast deflate pass cannot
