@@ -33,6 +33,7 @@ func TestErrors(t *testing.T) {
 		{name: "short file", entries: []testEntry{short}, want: `file "a": got 3 bytes, want 5`},
 		{name: "long file", entries: []testEntry{long}, want: `writing file "a": more than its size 2`},
 		{name: "name too long", entries: []testEntry{f(strings.Repeat("n", 257), "")}, want: `name longer than 256 bytes`},
+		{name: "NUL in a name", entries: []testEntry{f("etc/a\x00b", "")}, want: `contains a NUL byte`},
 		{name: "symlink too long", entries: []testEntry{link("s", rootfs.TypeSymlink, strings.Repeat("t", 4097))}, want: `symlink "s": target length 4097`},
 		{name: "empty symlink", entries: []testEntry{link("s", rootfs.TypeSymlink, "")}, want: `symlink "s": target length 0`},
 		{name: "device number", entries: []testEntry{node("d", rootfs.TypeChar, 0o600, 4096, 0)}, want: `device "d": number 4096,0`},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/elemental-suite/elemental/internal/rootfs"
 )
@@ -85,6 +86,9 @@ func (w *Writer) insert(e *rootfs.Entry) (*node, error) {
 			return nil, fmt.Errorf("duplicate entry %q", e.Path)
 		}
 		return w.root, w.setMeta(w.root, e)
+	}
+	if strings.IndexByte(e.Path, 0) >= 0 {
+		return nil, fmt.Errorf("name %q contains a NUL byte", e.Path)
 	}
 	if len(e.Name()) > maxNameLen {
 		return nil, fmt.Errorf("entry %q: name longer than %d bytes", e.Path, maxNameLen)
