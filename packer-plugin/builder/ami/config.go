@@ -91,6 +91,12 @@ type Config struct {
 	AMISkipBuildRegion bool `mapstructure:"skip_save_build_region" required:"false"`
 	// Parallel block (or multipart part) uploads. Default 16.
 	UploadConcurrency int `mapstructure:"upload_concurrency" required:"false"`
+	// A snapshot (`snap-…`, for example the previous version's) to upload
+	// over incrementally with `ebs-direct`: blocks equal to the parent's
+	// are not sent (compared by checksum), blocks the parent holds and the
+	// disk does not are written as zeros. The encryption must match the
+	// parent's.
+	ParentSnapshotID string `mapstructure:"parent_snapshot_id" required:"false"`
 	// `ebs-direct` (default: blocks go straight into a snapshot through the
 	// EBS direct APIs, no bucket or vmimport role needed) or `s3-import`
 	// (upload to `s3_bucket`, then ImportSnapshot).

@@ -136,6 +136,7 @@ type FlatConfig struct {
 	AMIForceDeleteSnapshot   *bool                         `mapstructure:"force_delete_snapshot" required:"false" cty:"force_delete_snapshot" hcl:"force_delete_snapshot"`
 	AMISkipBuildRegion       *bool                         `mapstructure:"skip_save_build_region" required:"false" cty:"skip_save_build_region" hcl:"skip_save_build_region"`
 	UploadConcurrency        *int                          `mapstructure:"upload_concurrency" required:"false" cty:"upload_concurrency" hcl:"upload_concurrency"`
+	ParentSnapshotID         *string                       `mapstructure:"parent_snapshot_id" required:"false" cty:"parent_snapshot_id" hcl:"parent_snapshot_id"`
 	ImportMethod             *string                       `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
 	S3Bucket                 *string                       `mapstructure:"s3_bucket" required:"false" cty:"s3_bucket" hcl:"s3_bucket"`
 }
@@ -212,6 +213,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"force_delete_snapshot":      &hcldec.AttrSpec{Name: "force_delete_snapshot", Type: cty.Bool, Required: false},
 		"skip_save_build_region":     &hcldec.AttrSpec{Name: "skip_save_build_region", Type: cty.Bool, Required: false},
 		"upload_concurrency":         &hcldec.AttrSpec{Name: "upload_concurrency", Type: cty.Number, Required: false},
+		"parent_snapshot_id":         &hcldec.AttrSpec{Name: "parent_snapshot_id", Type: cty.String, Required: false},
 		"import_method":              &hcldec.AttrSpec{Name: "import_method", Type: cty.String, Required: false},
 		"s3_bucket":                  &hcldec.AttrSpec{Name: "s3_bucket", Type: cty.String, Required: false},
 	}

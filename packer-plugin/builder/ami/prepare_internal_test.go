@@ -206,3 +206,13 @@ func TestArtifact(t *testing.T) {
 		t.Errorf("Destroy: %v, deleted %+v", err, destroyed)
 	}
 }
+
+func TestPrepareMapsParentSnapshot(t *testing.T) {
+	var b Builder
+	if _, _, err := b.Prepare(raw("parent_snapshot_id", "snap-0123456789abcdef0")); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if got := b.specs.ami.ParentSnapshotID; got != "snap-0123456789abcdef0" {
+		t.Errorf("ParentSnapshotID = %q", got)
+	}
+}

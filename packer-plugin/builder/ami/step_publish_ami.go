@@ -63,6 +63,10 @@ func (s *stepPublishAMI) Run(ctx context.Context, state multistep.StateBag) mult
 	state.Put(stateAMIs, res)
 	ui.Say(fmt.Sprintf("Published %s (%d MiB uploaded) in %s", amiList(res.AMIs), res.BytesUploaded/diskbuild.MiB,
 		time.Since(start).Round(100*time.Millisecond)))
+	if spec.ParentSnapshotID != "" {
+		ui.Say(fmt.Sprintf("Over parent %s: %d blocks unchanged, %d MiB not sent", spec.ParentSnapshotID,
+			res.BlocksInherited, res.BytesSaved/diskbuild.MiB))
+	}
 	return multistep.ActionContinue
 }
 

@@ -43,6 +43,12 @@ func (c *Config) validate() []error {
 	oneOf("imds_support", c.IMDSSupport, "v2.0")
 	oneOf("tpm_support", c.TPMSupport, "v2.0")
 	oneOf("import_method", c.ImportMethod, publishaws.ImportEBSDirect, publishaws.ImportS3)
+	if p := c.ParentSnapshotID; p != "" && !strings.HasPrefix(p, "snap-") && !strings.Contains(p, unknown) {
+		add("parent_snapshot_id %q: want a snapshot id (snap-…)", p)
+	}
+	if c.ParentSnapshotID != "" && c.ImportMethod == publishaws.ImportS3 {
+		add("parent_snapshot_id: needs import_method ebs-direct (ImportSnapshot has no parent)")
+	}
 	if c.TPMSupport != "" && c.BootMode != "" && c.BootMode != "uefi" {
 		add("tpm_support: needs boot_mode uefi, not %s", c.BootMode)
 	}
