@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"regexp"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -24,6 +26,7 @@ type awsImageModel struct {
 	DeprecateAt   types.String `tfsdk:"deprecate_at"`
 	Encrypted     types.Bool   `tfsdk:"encrypted"`
 	KMSKeyID      types.String `tfsdk:"kms_key_id"`
+	ParentSnap    types.String `tfsdk:"parent_snapshot_id"`
 }
 
 // gcpImageModel is the gcp block of elemental_image.
@@ -66,6 +69,9 @@ func awsImageBlock() schema.SingleNestedBlock {
 			"deprecate_at": optString("RFC 3339 time at which the AMI is deprecated."),
 			"encrypted":    schema.BoolAttribute{Optional: true, MarkdownDescription: "Encrypt the snapshots."},
 			"kms_key_id":   optString("KMS key for encrypted snapshots (default: the account's EBS key)."),
+			"parent_snapshot_id": optString("A snapshot (for example the previous version's `aws_snapshot_ids` value) to upload over "+
+				"incrementally: blocks equal to the parent's are not sent. The encryption must match the parent's.",
+				stringvalidator.RegexMatches(regexp.MustCompile(`^snap-`), "must be a snapshot id (snap-…)")),
 		},
 	}
 }

@@ -226,7 +226,7 @@ func toAWSSpec(ctx context.Context, m imageModel, suite string) (awspub.Spec, er
 		Region: regions[0], Regions: regions[1:], Name: artifactName(a.Name, "elemental", m.ID.ValueString()),
 		Description: a.Description.ValueString(), Architecture: architecture(m.Platform.ValueString(), "arm64", "x86_64"),
 		BootMode: a.BootMode.ValueString(), IMDSSupport: a.IMDSSupport.ValueString(),
-		Encrypted: a.Encrypted.ValueBool(), KMSKeyID: a.KMSKeyID.ValueString(),
+		Encrypted: a.Encrypted.ValueBool(), KMSKeyID: a.KMSKeyID.ValueString(), ParentSnapshotID: a.ParentSnap.ValueString(),
 		LaunchUsers: users, Tags: tags, SnapshotTags: tags, DeprecateAt: deprecate,
 		DeleteOnTermination: true,
 		// The name belongs to this build ID: an AMI of that name is a
