@@ -253,9 +253,11 @@ func TestImageSchemaValid(t *testing.T) {
 	if diags := resp.Schema.ValidateImplementation(context.Background()); diags.HasError() {
 		t.Fatalf("schema: %v", diags)
 	}
-	// Every input must force a new image.
+	// Every input must force a new image, except those that change no
+	// artifact: retain_on_destroy, timeouts, and cosign_public_key (it
+	// only gates the build; rotating the key must not rebuild images).
 	for name, a := range resp.Schema.Attributes {
-		if !a.IsOptional() && !a.IsRequired() || name == "retain_on_destroy" || name == "timeouts" {
+		if !a.IsOptional() && !a.IsRequired() || name == "retain_on_destroy" || name == "timeouts" || name == "cosign_public_key" {
 			continue
 		}
 		if !hasPlanModifiers(a) {
