@@ -69,7 +69,7 @@ func (c *Config) amiSpec() (publishaws.Spec, []error) {
 		ForceDeregister:          c.AMIForceDeregister || c.PackerForce,
 		ForceDeleteSnapshot:      c.AMIForceDeleteSnapshot,
 		ImportMethod:             c.ImportMethod, S3Bucket: c.S3Bucket, UploadConcurrency: c.UploadConcurrency,
-		ParentSnapshotID:         c.ParentSnapshotID,
+		ParentSnapshotID: c.ParentSnapshotID,
 	}
 	if c.Platform == "linux/arm64" {
 		s.Architecture = "arm64"
