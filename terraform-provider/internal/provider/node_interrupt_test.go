@@ -84,7 +84,7 @@ func (in *interrupter) wait(t *testing.T) {
 	if in.err != nil {
 		t.Fatalf("interrupting terraform apply: %v", in.err)
 	}
-	t.Logf("sent SIGINT to terraform (pid %d) during the upgrade", in.pid)
+	t.Logf("sent SIGINT to terraform (pid %d)", in.pid)
 }
 
 // interruptTerraform sends SIGINT to the terraform child of this test
