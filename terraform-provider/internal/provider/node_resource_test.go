@@ -39,16 +39,24 @@ resource "elemental_node" "n" {
 `, image, s.Port, s.User, keyFile, keyFile, hostKey)
 }
 
+// sshdNode starts a real sshd with the fake toolkit, pushes version A of a
+// v2 derivative to REGISTRY/elemental/NAME:stable, and writes the client
+// key to a file, as the sshd-based node tests all begin.
+func sshdNode(t *testing.T, name string) (s *nodetest.SSHD, repo, keyFile string) {
+	t.Helper()
+	s = nodetest.Start(t)
+	repo = imagetest.Registry(t) + "/elemental/" + name
+	pushDerivative(t, repo+":stable", 2, "A")
+	keyFile = filepath.Join(t.TempDir(), "id")
+	nodetest.Write(t, keyFile, s.Client, 0o600)
+	return s, repo, keyFile
+}
+
 // TestAccNodeSSHD drives elemental_node against a real sshd whose
 // elemental is a fake that records its arguments (no reboots).
 func TestAccNodeSSHD(t *testing.T) {
 	testAccPreCheck(t)
-	s := nodetest.Start(t)
-	host := imagetest.Registry(t)
-	repo := host + "/elemental/test"
-	pushDerivative(t, repo+":stable", 2, "A")
-	keyFile := filepath.Join(t.TempDir(), "id")
-	nodetest.Write(t, keyFile, s.Client, 0o600)
+	s, repo, keyFile := sshdNode(t, "test")
 	other, _ := nodetest.NewKey(t)
 	otherKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.PublicKey())))
 	cfg := nodeConfig(s, repo+":stable", keyFile, s.HostKeyLine())
@@ -160,12 +168,7 @@ func checkNoSecret(st *terraform.State, secret string) error {
 // converges. (TestAccNodeBoot does the same on a QEMU VM.)
 func TestAccNodeInterrupt(t *testing.T) {
 	testAccPreCheck(t)
-	s := nodetest.Start(t)
-	host := imagetest.Registry(t)
-	repo := host + "/elemental/interrupt"
-	pushDerivative(t, repo+":stable", 2, "A")
-	keyFile := filepath.Join(t.TempDir(), "id")
-	nodetest.Write(t, keyFile, s.Client, 0o600)
+	s, repo, keyFile := sshdNode(t, "interrupt")
 	cfg := nodeConfig(s, repo+":stable", keyFile, s.HostKeyLine())
 	addr := "elemental_node.n"
 	var digestA string
@@ -228,12 +231,7 @@ func TestAccNodeInterrupt(t *testing.T) {
 // the update timeout is long.
 func TestAccNodeCreateTimeout(t *testing.T) {
 	testAccPreCheck(t)
-	s := nodetest.Start(t)
-	host := imagetest.Registry(t)
-	repo := host + "/elemental/timeout"
-	pushDerivative(t, repo+":stable", 2, "A")
-	keyFile := filepath.Join(t.TempDir(), "id")
-	nodetest.Write(t, keyFile, s.Client, 0o600)
+	s, repo, keyFile := sshdNode(t, "timeout")
 	nodetest.Write(t, filepath.Join(s.Dir, "delay"), []byte("60\n"), 0o644)
 	cfg := strings.Replace(nodeConfig(s, repo+":stable", keyFile, s.HostKeyLine()),
 		"  reboot = false\n", "  reboot = false\n  timeouts = {\n    create = \"3s\"\n    update = \"30m\"\n  }\n", 1)
