@@ -3,7 +3,6 @@ package diskbuild_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,26 +19,14 @@ import (
 // signed by the key is built, and an unreadable file names the field.
 func TestCosignPublicKeyFile(t *testing.T) {
 	key := cosigntest.NewKey(t)
-	pub := filepath.Join(t.TempDir(), "cosign.pub")
-	if err := os.WriteFile(pub, key.PublicPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	img, err := imagetest.Image(imagetest.Derivative(2, "A")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest, _ := img.Digest()
-	dir := filepath.Join(t.TempDir(), "layout")
-	if err := imagetest.WriteLayout(dir, img, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	pub, dir, digest := cosigntest.UnsignedLayout(t, key)
 	c := diskbuild.Config{SourceImage: "oci-layout:" + dir + ":v1", CosignPublicKeyFile: pub, SourceDateEpoch: imagetest.Epoch}
 	spec, errs := c.Spec()
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	spec.OutputDir = t.TempDir()
-	_, err = installer.Run(context.Background(), spec)
+	_, err := installer.Run(context.Background(), spec)
 	if !errors.Is(err, cosign.ErrNoSignature) || !strings.Contains(err.Error(), "with key cosign_public_key_file "+pub) {
 		t.Fatalf("unsigned: %v, want ErrNoSignature naming the key file", err)
 	}

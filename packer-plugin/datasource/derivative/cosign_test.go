@@ -2,13 +2,10 @@ package derivative_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/elemental-suite/elemental/internal/cosign"
 	"github.com/elemental-suite/elemental/internal/cosign/cosigntest"
-	"github.com/elemental-suite/elemental/internal/imagetest"
 	"github.com/elemental-suite/elemental/packer-plugin/datasource/derivative"
 )
 
@@ -16,19 +13,7 @@ import (
 // derivative fails and the same one signed by the key is read.
 func TestCosignPublicKeyFile(t *testing.T) {
 	key := cosigntest.NewKey(t)
-	pub := filepath.Join(t.TempDir(), "cosign.pub")
-	if err := os.WriteFile(pub, key.PublicPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	img, err := imagetest.Image(imagetest.Derivative(2, "A")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest, _ := img.Digest()
-	dir := filepath.Join(t.TempDir(), "layout")
-	if err := imagetest.WriteLayout(dir, img, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	pub, dir, digest := cosigntest.UnsignedLayout(t, key)
 	var d derivative.Datasource
 	if err := d.Configure(map[string]any{"source_image": "oci-layout:" + dir + ":v1", "cosign_public_key_file": pub}); err != nil {
 		t.Fatal(err)
