@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -223,7 +222,7 @@ func checkDeprecation(st *compute.DeprecationStatus) error {
 }
 
 // filterRe matches one "field op value" term of a list filter.
-var filterRe = regexp.MustCompile(`^\(?\s*([a-zA-Z.]+[a-zA-Z0-9_.-]*)\s*(=|!=|eq|ne)\s*"?([^"()]*)"?\s*\)?$`)
+var filterRe = lazyRegexp(`^\(?\s*([a-zA-Z.]+[a-zA-Z0-9_.-]*)\s*(=|!=|eq|ne)\s*"?([^"()]*)"?\s*\)?$`)
 
 // parseFilter understands what the publisher and tests use: terms
 // `name = "x"`, `family = "x"`, `status = "x"`, `labels.k = "v"` (also
@@ -231,7 +230,7 @@ var filterRe = regexp.MustCompile(`^\(?\s*([a-zA-Z.]+[a-zA-Z0-9_.-]*)\s*(=|!=|eq
 func parseFilter(f string) (func(*compute.Image) bool, error) {
 	var terms [][]string
 	for _, t := range splitTerms(f) {
-		m := filterRe.FindStringSubmatch(t)
+		m := filterRe().FindStringSubmatch(t)
 		if m == nil {
 			return nil, fmt.Errorf("invalid list filter expression %q", t)
 		}
@@ -260,9 +259,12 @@ func parseFilter(f string) (func(*compute.Image) bool, error) {
 	}, nil
 }
 
+// termSepRe separates the terms of a list filter.
+var termSepRe = lazyRegexp(`\s+AND\s+|\)\s*\(`)
+
 func splitTerms(f string) []string {
 	var out []string
-	for _, part := range regexp.MustCompile(`\s+AND\s+|\)\s*\(`).Split(strings.TrimSpace(f), -1) {
+	for _, part := range termSepRe().Split(strings.TrimSpace(f), -1) {
 		if p := strings.TrimSpace(part); p != "" {
 			out = append(out, p)
 		}

@@ -10,15 +10,19 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	compute "google.golang.org/api/compute/v1"
 )
 
 var (
-	nameRe       = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	labelKeyRe   = regexp.MustCompile(`^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$`)
-	labelValueRe = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$`)
+	// The expressions compile on first use: the Unicode classes cost
+	// megabytes that every binary linking the package would otherwise pay
+	// at init, the bench binary included.
+	nameRe       = lazyRegexp(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	labelKeyRe   = lazyRegexp(`^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$`)
+	labelValueRe = lazyRegexp(`^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$`)
 	guestOSTypes = []string{
 		"UEFI_COMPATIBLE", "VIRTIO_SCSI_MULTIQUEUE", "WINDOWS", "MULTI_IP_SUBNET", "SECURE_BOOT",
 		"SEV_CAPABLE", "SEV_LIVE_MIGRATABLE", "SEV_LIVE_MIGRATABLE_V2", "SEV_SNP_CAPABLE", "GVNIC",
@@ -30,17 +34,17 @@ var (
 // checkImage validates what images.insert checks before it answers.
 func checkImage(img *compute.Image) error {
 	var errs []error
-	if !nameRe.MatchString(img.Name) {
+	if !nameRe().MatchString(img.Name) {
 		errs = append(errs, fmt.Errorf("invalid value for field 'resource.name': %q", img.Name))
 	}
-	if img.Family != "" && !nameRe.MatchString(img.Family) {
+	if img.Family != "" && !nameRe().MatchString(img.Family) {
 		errs = append(errs, fmt.Errorf("invalid value for field 'resource.family': %q", img.Family))
 	}
 	if len(img.Labels) > 64 {
 		errs = append(errs, fmt.Errorf("too many labels: %d (at most 64)", len(img.Labels)))
 	}
 	for k, v := range img.Labels {
-		if !labelKeyRe.MatchString(k) || !labelValueRe.MatchString(v) {
+		if !labelKeyRe().MatchString(k) || !labelValueRe().MatchString(v) {
 			errs = append(errs, fmt.Errorf("invalid value for field 'resource.labels': %q: %q", k, v))
 		}
 	}
@@ -175,4 +179,9 @@ func (c *computeState) readArchive(bucket, object string) (ArchiveInfo, error) {
 	}
 	info.ArchiveSize = obj.Size
 	return info, nil
+}
+
+// lazyRegexp returns a function that compiles expr once, when first called.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
