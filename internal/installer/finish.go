@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -89,7 +90,7 @@ func (b *build) finishPartitions(d *disk) error {
 	return errors.Join(errs...)
 }
 
-func (b *build) writeGPT(f *os.File) error {
+func (b *build) writeGPT(f io.WriterAt) error {
 	t := &gpt.Table{DiskGUID: b.seed.uuid("disk"), SectorSize: 512}
 	for _, p := range b.plan.Partitions {
 		typ := gpt.TypeLinux

@@ -2,11 +2,13 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/elemental-suite/elemental/internal/blockstream"
 	"github.com/elemental-suite/elemental/internal/diskformat"
 	"github.com/elemental-suite/elemental/internal/inspect"
 	"github.com/elemental-suite/elemental/internal/layout"
@@ -34,6 +36,9 @@ type Result struct {
 	Partitions    []layout.Partition
 	Warnings      []string
 	Time          time.Time // the timestamp the disk carries
+	// Streamed counts the blocks of a disk written by Stream (nil for
+	// files).
+	Streamed *blockstream.Stats
 }
 
 // Inspection is what Inspect learns about a derivative without building.
@@ -100,8 +105,33 @@ func inspectSource(ctx context.Context, spec Spec, src *oci.Source, o *options) 
 	}, nil
 }
 
-// Run builds the disk the spec describes.
+// Run builds the disk the spec describes into files in Spec.OutputDir.
 func Run(ctx context.Context, spec Spec, opts ...Option) (*Result, error) {
+	p, err := Prepare(ctx, spec, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Write(ctx)
+}
+
+// Prepared is a derivative opened, verified, inspected and laid out: all a
+// build learns before it writes a byte. Its Size is the disk's, so a
+// publisher can start a snapshot of the right size before the disk exists.
+// A Prepared writes once (Write or Stream); Close removes its layer cache.
+type Prepared struct {
+	b       *build
+	src     *oci.Source
+	cleanup func()
+	start   time.Time
+	used    bool
+	res     *Result
+}
+
+// Prepare runs everything of a build up to the first write: the spec is
+// validated, the source opened (and its signature checked), the layers'
+// headers read and the disk planned.
+func Prepare(ctx context.Context, spec Spec, opts ...Option) (_ *Prepared, err error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -112,7 +142,11 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 	src, err := open(ctx, spec, cache, o)
 	if err != nil {
 		return nil, err
@@ -125,22 +159,105 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	made, err := makeOutputDir(spec.OutputDir)
+	return &Prepared{b: b, src: src, cleanup: cleanup, start: start}, nil
+}
+
+// Close removes the layer cache a remote source was read into.
+func (p *Prepared) Close() error {
+	p.cleanup()
+	return nil
+}
+
+// Name names the source.
+func (p *Prepared) Name() string { return p.b.spec.Source }
+
+// Size is the size of the disk in bytes.
+func (p *Prepared) Size() int64 { return p.b.plan.DiskSize }
+
+// Inspection is what the first pass learned.
+func (p *Prepared) Inspection() *Inspection { return p.b.insp }
+
+// Write writes the disk in every format of the spec to its output
+// directory.
+func (p *Prepared) Write(ctx context.Context) (*Result, error) {
+	if err := p.use(); err != nil {
+		return nil, err
+	}
+	made, err := makeOutputDir(p.b.spec.OutputDir)
 	if err != nil {
 		return nil, err
 	}
-	outs, err := b.writeAndEmit(ctx, src)
+	outs, err := p.b.writeAndEmit(ctx, p.src)
 	if err != nil {
-		removeMadeDirs(spec.OutputDir, made)
+		removeMadeDirs(p.b.spec.OutputDir, made)
 		return nil, err
 	}
-	o.progress(Event{Phase: PhaseDone, Message: "disk ready", Elapsed: time.Since(start)})
+	return p.result(outs, nil), nil
+}
+
+// Stream writes the disk to fn instead of a file, in whole blocks of
+// blockSize bytes as internal/blockstream assembles them: each block at
+// most once, as soon as it is complete, in no particular order, all-zero
+// blocks left out. No output file is written and Spec.Formats is ignored.
+// On error or cancellation fn may have seen some blocks; the caller
+// discards what it made of them.
+func (p *Prepared) Stream(ctx context.Context, blockSize int64, fn blockstream.EmitFunc) (*Result, error) {
+	if err := p.use(); err != nil {
+		return nil, err
+	}
+	a, err := blockstream.New(p.b.plan.DiskSize, blockSize, fn, blockstream.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.b.writeDisk(ctx, p.src, a); err != nil {
+		a.Abort()
+		return nil, err
+	}
+	// A cancel that arrived while the last partition was written must not
+	// end in a complete disk.
+	if err := ctx.Err(); err != nil {
+		a.Abort()
+		return nil, err
+	}
+	if err := a.Close(); err != nil {
+		return nil, fmt.Errorf("streaming the disk: %w", err)
+	}
+	st := a.Stats()
+	p.b.o.progress(Event{Phase: PhaseDone, Message: fmt.Sprintf("disk streamed: %d blocks, at most %d buffered", st.Emitted, st.PeakPartial), Elapsed: time.Since(p.start)})
+	return p.result(nil, &st), nil
+}
+
+// Blocks is Stream for consumers that want a disk as Name, Size and
+// Blocks (publish/aws.Source); Result has the build's result afterwards.
+func (p *Prepared) Blocks(ctx context.Context, blockSize int64, fn func(off int64, data []byte) error) error {
+	res, err := p.Stream(ctx, blockSize, fn)
+	p.res = res
+	return err
+}
+
+// Result is the result of the last Blocks call (nil before or after a
+// failure).
+func (p *Prepared) Result() *Result { return p.res }
+
+func (p *Prepared) use() error {
+	if p.used {
+		return errors.New("installer: a prepared build writes once")
+	}
+	p.used = true
+	return nil
+}
+
+func (p *Prepared) result(outs []Output, st *blockstream.Stats) *Result {
+	b := p.b
+	if st == nil {
+		b.o.progress(Event{Phase: PhaseDone, Message: "disk ready", Elapsed: time.Since(p.start)})
+	}
 	return &Result{
-		Source: spec.Source, Digest: insp.Digest, Platform: spec.Platform,
-		Generation: insp.Report.Generation, KernelVersion: insp.Report.KernelVersion,
-		OSRelease: insp.Report.OSRelease, Outputs: outs, DiskSize: b.plan.DiskSize,
-		Partitions: b.plan.Partitions, Warnings: insp.Report.Warnings, Time: b.time,
-	}, nil
+		Source: b.spec.Source, Digest: b.insp.Digest, Platform: b.spec.Platform,
+		Generation: b.insp.Report.Generation, KernelVersion: b.insp.Report.KernelVersion,
+		OSRelease: b.insp.Report.OSRelease, Outputs: outs, DiskSize: b.plan.DiskSize,
+		Partitions: b.plan.Partitions, Warnings: b.insp.Report.Warnings, Time: b.time, Streamed: st,
+	}
 }
 
 // cacheDir gives the compressed-layer cache for the two passes.

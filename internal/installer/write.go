@@ -22,13 +22,12 @@ import (
 
 // disk holds the open writers of one build's second pass.
 type disk struct {
-	f                    *os.File
 	esp                  *fat.Writer
 	oem, rec, state, per *ext4.Writer
 }
 
-// write runs the second pass: it creates the sparse raw disk under a
-// temporary name and writes every partition into it.
+// write runs the second pass into a sparse raw disk file created under a
+// temporary name in the output directory.
 func (b *build) write(ctx context.Context, src *oci.Source) (err error) {
 	f, err := os.CreateTemp(b.spec.OutputDir, "."+b.spec.Name+".raw.partial-")
 	if err != nil {
@@ -44,7 +43,21 @@ func (b *build) write(ctx context.Context, src *oci.Source) (err error) {
 	if err := f.Truncate(b.plan.DiskSize); err != nil {
 		return fmt.Errorf("sizing %s: %w", b.rawPath, err)
 	}
-	d, err := b.openPartitions(f)
+	if err := b.writeDisk(ctx, src, f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", b.rawPath, err)
+	}
+	return f.Close()
+}
+
+// writeDisk writes every partition and the partition table to w, a
+// device of the plan's disk size: a file, or a block stream. Every byte
+// is written at most once, file data as the layers stream through and
+// each file system's tables at its close.
+func (b *build) writeDisk(ctx context.Context, src *oci.Source, w io.WriterAt) error {
+	d, err := b.openPartitions(w)
 	if err != nil {
 		return err
 	}
@@ -54,13 +67,7 @@ func (b *build) write(ctx context.Context, src *oci.Source) (err error) {
 	if err := b.finishPartitions(d); err != nil {
 		return err
 	}
-	if err := b.writeGPT(f); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", b.rawPath, err)
-	}
-	return f.Close()
+	return b.writeGPT(w)
 }
 
 func (b *build) part(name string) layout.Partition {
@@ -68,8 +75,8 @@ func (b *build) part(name string) layout.Partition {
 	return p
 }
 
-func (b *build) openPartitions(f *os.File) (*disk, error) {
-	d := &disk{f: f}
+func (b *build) openPartitions(f io.WriterAt) (*disk, error) {
+	d := &disk{}
 	region := func(name string) (io.WriterAt, int64) {
 		p := b.part(name)
 		return io.NewOffsetWriter(f, p.Offset), p.Size / 4096 * 4096

@@ -1,0 +1,163 @@
+package installer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	"github.com/elemental-suite/elemental/internal/inspect"
+	"github.com/elemental-suite/elemental/internal/installer"
+	"github.com/elemental-suite/elemental/internal/rootfs"
+)
+
+// blockSink keeps streamed blocks in a sparse file and records what came.
+type blockSink struct {
+	f      *os.File
+	seen   map[int64]bool
+	twice  int
+	blocks int
+}
+
+func newBlockSink(t *testing.T, size int64) *blockSink {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "streamed.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return &blockSink{f: f, seen: map[int64]bool{}}
+}
+
+func (s *blockSink) put(off int64, data []byte) error {
+	if s.seen[off] {
+		s.twice++
+	}
+	s.seen[off] = true
+	s.blocks++
+	_, err := s.f.WriteAt(data, off)
+	return err
+}
+
+// A streamed disk is the file Run writes, byte for byte, for both
+// generations and both recovery file systems, with a bounded number of
+// blocks buffered.
+func TestStreamMatchesFile(t *testing.T) {
+	const bs = 512 << 10
+	for _, tc := range []struct {
+		name       string
+		gen        int
+		recoveryFS string
+	}{{"v2 squashfs", 2, ""}, {"v1 squashfs xz", 1, ""}, {"v2 ext2 recovery", 2, "ext2"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := installer.Spec{Source: derivative(t, tc.gen, bigFiles()), SourceDateEpoch: 1700000000, RecoveryFS: tc.recoveryFS,
+				OutputDir: filepath.Join(t.TempDir(), "never-made")}
+			p, err := installer.Prepare(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			sink := newBlockSink(t, p.Size())
+			if err := p.Blocks(context.Background(), bs, sink.put); err != nil {
+				t.Fatalf("Blocks: %v", err)
+			}
+			res := p.Result()
+			if res == nil || res.Streamed == nil || len(res.Outputs) != 0 {
+				t.Fatalf("result %+v: want stream stats and no outputs", res)
+			}
+			if res.Generation != inspect.Generation(tc.gen) {
+				t.Errorf("generation %v", res.Generation)
+			}
+			if _, err := os.Stat(spec.OutputDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("streaming created the output directory (%v)", err)
+			}
+			if sink.twice != 0 {
+				t.Errorf("%d blocks came twice", sink.twice)
+			}
+			st := res.Streamed
+			if int64(sink.blocks) != st.Emitted {
+				t.Errorf("sink got %d blocks, stats say %d", sink.blocks, st.Emitted)
+			}
+			// Data blocks go out as they complete: only a handful wait for
+			// Close (tables, GPT headers, partial tails).
+			if st.PeakPartial > 64 || st.AtClose > 64 || st.Emitted-st.AtClose < 8 {
+				t.Errorf("stream stats %+v: want blocks handed on while writing and few buffered", st)
+			}
+			t.Logf("%d blocks streamed, %d all-zero skipped, %d at close, at most %d buffered", st.Emitted, st.ZeroSkipped, st.AtClose, st.PeakPartial)
+
+			spec.OutputDir = t.TempDir()
+			file := build(t, spec)
+			if file.DiskSize != p.Size() {
+				t.Fatalf("file disk %d bytes, stream %d", file.DiskSize, p.Size())
+			}
+			want, err := os.ReadFile(rawOf(t, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(sink.f.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatal("streamed disk differs from the file Run wrote")
+			}
+		})
+	}
+}
+
+// bigFiles is a layer of a few MiB of incompressible data, so whole
+// blocks complete while the layers stream through.
+func bigFiles() imagetest.Layer {
+	r := rand.New(rand.NewPCG(1, 2))
+	var l imagetest.Layer
+	for i := range 3 {
+		data := make([]byte, (2<<20)+i*4097)
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		l = append(l, imagetest.File{Path: fmt.Sprintf("usr/share/big%d", i), Type: rootfs.TypeReg, Mode: 0o644, Data: data})
+	}
+	return l
+}
+
+// A consumer's error stops the build and comes back; a cancel stops it too.
+func TestStreamStops(t *testing.T) {
+	boom := errors.New("upload refused")
+	for _, tc := range []struct {
+		name string
+		put  func(cancel func()) func(int64, []byte) error
+		want error
+	}{
+		{"consumer error", func(func()) func(int64, []byte) error {
+			return func(int64, []byte) error { return boom }
+		}, boom},
+		{"cancel", func(cancel func()) func(int64, []byte) error {
+			return func(int64, []byte) error { cancel(); return nil }
+		}, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			p, err := installer.Prepare(ctx, installer.Spec{Source: derivative(t, 2, bigFiles()), OutputDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			_, err = p.Stream(ctx, 512<<10, tc.put(cancel))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Stream: %v, want %v", err, tc.want)
+			}
+			if _, err := p.Stream(ctx, 512<<10, tc.put(cancel)); err == nil {
+				t.Error("a second Stream of one Prepared succeeded")
+			}
+		})
+	}
+}
