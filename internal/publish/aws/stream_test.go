@@ -1,0 +1,182 @@
+package aws_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/elemental-suite/elemental/acctest/awsemu"
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	"github.com/elemental-suite/elemental/internal/installer"
+	publish "github.com/elemental-suite/elemental/internal/publish/aws"
+	"github.com/elemental-suite/elemental/internal/rootfs"
+)
+
+// streamSource writes a small v2 derivative with a few MiB of random
+// files (so blocks complete while the layers stream) as an OCI layout.
+func streamSource(t *testing.T) string {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	var big imagetest.Layer
+	for i := range 4 {
+		data := make([]byte, (3<<20)+i*12345)
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		big = append(big, imagetest.File{Path: fmt.Sprintf("usr/share/blob%d", i), Type: rootfs.TypeReg, Mode: 0o644, Data: data})
+	}
+	img, err := imagetest.Image(append(imagetest.Derivative(2, "A"), big)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	if err := imagetest.WriteLayout(dir, img, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return "oci-layout:" + dir + ":test"
+}
+
+// streamSpec is the build both the streamed and the file disk use.
+func streamSpec(src, out string) installer.Spec {
+	return installer.Spec{Source: src, SourceDateEpoch: 1700000000, OutputDir: out}
+}
+
+// fileDisk builds the same disk as a file with installer.Run, for
+// comparison.
+func fileDisk(t *testing.T, src string) (string, []byte) {
+	t.Helper()
+	res, err := installer.Run(context.Background(), streamSpec(src, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := os.ReadFile(res.Outputs[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Outputs[0].Path, disk
+}
+
+// noFiles fails if dir holds any regular file.
+func noFiles(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			t.Errorf("streaming left or wrote %s", p)
+		}
+		return nil
+	})
+}
+
+// TestPublishStreamed builds a derivative straight into a snapshot, with
+// 5% injected faults, and reads the snapshot back: it is the disk
+// installer.Run writes as a file, byte for byte, and the upload sent
+// exactly its non-zero blocks, each once.
+func TestPublishStreamed(t *testing.T) {
+	src := streamSource(t)
+	path, disk := fileDisk(t, src)
+	emu, cfg := newEmulator(t, awsemu.Options{Faults: awsemu.Faults{
+		Rate:  map[string]float64{"*": 0.05},
+		Kinds: []awsemu.FaultKind{awsemu.Fault500, awsemu.Fault503, awsemu.FaultThrottle, awsemu.FaultReset},
+		Seed:  4,
+	}})
+	out := t.TempDir()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	p, err := installer.Prepare(context.Background(), streamSpec(src, filepath.Join(out, "disk")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	spec := faultSpec("elemental-streamed")
+	res, err := publish.PublishSource(context.Background(), cfg, p, spec, nil)
+	if err != nil {
+		t.Fatalf("PublishSource of a streamed build: %v", err)
+	}
+	emu.SetFaults(awsemu.Faults{})
+	noFiles(t, out)
+	noFiles(t, tmp)
+	if p.Result() == nil || p.Result().Streamed == nil {
+		t.Fatalf("no stream result: %+v", p.Result())
+	}
+	for r := range res.AMIs {
+		checkVolume(t, readSnapshot(t, cfg, r, res.Snapshots[r], 0), disk)
+		checkImage(t, cfg, r, res.AMIs[r], res.Snapshots[r], spec)
+	}
+	// Exactly the blocks of the disk that hold a non-zero byte went up:
+	// no more than the file path, which sends every block its data
+	// extents touch.
+	var nonZero int64
+	for off := int64(0); off < int64(len(disk)); off += publish.BlockSize {
+		if !allZero(disk[off:min(int64(len(disk)), off+publish.BlockSize)]) {
+			nonZero++
+		}
+	}
+	alloc := allocated(t, path)
+	if res.BlocksUploaded != nonZero || res.BytesUploaded != nonZero*publish.BlockSize {
+		t.Errorf("uploaded %d blocks (%d bytes), the disk has %d non-zero blocks", res.BlocksUploaded, res.BytesUploaded, nonZero)
+	}
+	t.Logf("disk %d MiB, allocated %d KiB, uploaded %d KiB in %d blocks; stream %+v",
+		len(disk)>>20, alloc>>10, res.BytesUploaded>>10, res.BlocksUploaded, *p.Result().Streamed)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPublishStreamedStops fails the upload for good, or cancels it, while
+// the disk is still being written: the build stops, the error comes back
+// and the emulator holds nothing.
+func TestPublishStreamedStops(t *testing.T) {
+	src := streamSource(t)
+	for _, tc := range []struct {
+		name   string
+		faults awsemu.Faults
+		cancel bool
+		want   error
+	}{
+		{name: "fatal PutSnapshotBlock", faults: awsemu.Faults{Rate: map[string]float64{"PutSnapshotBlock": 1}, Kinds: []awsemu.FaultKind{awsemu.FaultFatal}}},
+		{name: "cancel mid upload", cancel: true, want: context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, cfg := newEmulator(t, awsemu.Options{Delay: 200 * time.Millisecond, Faults: tc.faults})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			p, err := installer.Prepare(ctx, streamSpec(src, t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			spec := faultSpec("elemental-stream-stop")
+			spec.UploadConcurrency = 2
+			seen := 0
+			_, err = publish.PublishSource(ctx, cfg, p, spec, func(e publish.Event) {
+				if e.Stage == "upload" && tc.cancel {
+					if seen++; seen == 2 {
+						cancel()
+					}
+				}
+			})
+			if err == nil {
+				t.Fatal("PublishSource succeeded")
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if p.Result() != nil {
+				t.Error("a stopped stream has a result")
+			}
+			mustEmpty(t, emu)
+		})
+	}
+}
