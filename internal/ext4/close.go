@@ -2,94 +2,112 @@ package ext4
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// lookup finds the directory entry at p.
-func (w *Writer) lookup(p string) (*dir, int, bool) {
-	d := w.inode(rootIno).dir
-	parts := strings.Split(p, "/")
-	for i, name := range parts {
-		idx, ok := d.index[name]
-		if !ok {
-			return nil, 0, false
-		}
-		if i == len(parts)-1 {
-			return d, idx, true
-		}
-		ino := d.ents[idx].ino
-		if ino == 0 || w.inode(ino).dir == nil {
-			return nil, 0, false
-		}
-		d = w.inode(ino).dir
-	}
-	return nil, 0, false
+// linkKey names a directory entry: its directory and its name.
+type linkKey struct {
+	dir  int64
+	name string
 }
 
-// resolveLinks points every hardlink at its target's inode.
-func (w *Writer) resolveLinks() error {
-	byEnt := map[*dent]int{}
-	for i, p := range w.pending {
-		byEnt[&p.dir.ents[p.idx]] = i
+// linkTarget finds the directory entry a hardlink's target names. Only
+// directories are indexed in memory, so the entry itself is found by
+// scanning the records.
+func (w *Writer) linkTarget(p pendingLink) (linkKey, error) {
+	notFound := fmt.Errorf("hardlink %q: target %q not found", p.path, p.target)
+	if p.target == "." || p.target == "" {
+		return linkKey{}, notFound
 	}
-	var resolve func(i, depth int) (int64, error)
-	resolve = func(i, depth int) (int64, error) {
+	parts := strings.Split(p.target, "/")
+	d := int64(rootIno)
+	for _, name := range parts[:len(parts)-1] {
+		sub, ok := w.inode(d).dir.subdirs[name]
+		if !ok {
+			return linkKey{}, notFound
+		}
+		d = sub
+	}
+	name := parts[len(parts)-1]
+	if _, ok := w.inode(d).dir.subdirs[name]; ok {
+		return linkKey{}, fmt.Errorf("hardlink %q: target %q is a directory", p.path, p.target)
+	}
+	return linkKey{d, name}, nil
+}
+
+// resolveLinks points every hardlink at its target's inode: it fills
+// w.resolved (by the link's record) and returns the links each target
+// gains.
+func (w *Writer) resolveLinks() (map[int64]uint32, error) {
+	w.resolved = map[int64]dent{}
+	if len(w.pending) == 0 {
+		return nil, nil
+	}
+	keys := make([]linkKey, len(w.pending))
+	found := map[linkKey]*dent{}
+	byOff := map[int64]int{}
+	for i, p := range w.pending {
+		k, err := w.linkTarget(p)
+		if err != nil {
+			return nil, err
+		}
+		keys[i], found[k], byOff[p.off] = k, nil, i
+	}
+	err := w.spill.scan(func(r record) error {
+		k := linkKey{r.parent, r.name}
+		if d, ok := found[k]; ok && d == nil {
+			found[k] = &dent{ino: r.ino, typ: r.typ, off: r.off}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	links := map[int64]uint32{}
+	var resolve func(i, depth int) (dent, error)
+	resolve = func(i, depth int) (dent, error) {
 		p := w.pending[i]
-		if ino := p.dir.ents[p.idx].ino; ino != 0 {
-			return ino, nil
+		if d, ok := w.resolved[p.off]; ok {
+			return d, nil
 		}
-		d, idx, ok := w.lookup(p.target)
-		if !ok || p.target == "." {
-			return 0, fmt.Errorf("hardlink %q: target %q not found", p.path, p.target)
+		t := found[keys[i]]
+		if t == nil {
+			return dent{}, fmt.Errorf("hardlink %q: target %q not found", p.path, p.target)
 		}
-		ino := d.ents[idx].ino
-		if ino == 0 {
-			j, ok := byEnt[&d.ents[idx]]
+		d := dent{ino: t.ino, typ: t.typ}
+		if d.ino == 0 {
+			j, ok := byOff[t.off]
 			if !ok || depth > 64 {
-				return 0, fmt.Errorf("hardlink %q: target %q does not resolve", p.path, p.target)
+				return dent{}, fmt.Errorf("hardlink %q: target %q does not resolve", p.path, p.target)
 			}
 			var err error
-			if ino, err = resolve(j, depth+1); err != nil {
-				return 0, err
+			if d, err = resolve(j, depth+1); err != nil {
+				return dent{}, err
 			}
 		}
-		if w.inode(ino).dir != nil {
-			return 0, fmt.Errorf("hardlink %q: target %q is a directory", p.path, p.target)
+		w.resolved[p.off] = d
+		if links[d.ino]++; links[d.ino] >= 65000 {
+			return dent{}, fmt.Errorf("%q has %d hardlinks, more than 65000", p.target, links[d.ino]+1)
 		}
-		p.dir.ents[p.idx].ino = ino
-		w.inode(ino).links++
-		return ino, nil
+		return d, nil
 	}
 	for i := range w.pending {
 		if _, err := resolve(i, 0); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return links, nil
 }
 
-// countLinks sets directory link counts and checks file link counts.
+// countLinks sets directory link counts.
 func (w *Writer) countLinks() error {
-	for ino := int64(1); ino <= int64(len(w.inodes)); ino++ {
-		in := w.inodes[ino-1]
-		if in == nil {
-			continue
-		}
-		if in.dir == nil {
-			if in.links > 65000 {
-				return fmt.Errorf("%q has %d hardlinks, more than 65000", w.pathOf(ino), in.links)
-			}
-			continue
-		}
-		in.links = 2
-		for _, e := range in.dir.ents {
-			if w.inode(e.ino).dir != nil {
-				in.links++
-			}
-		}
+	for _, ino := range w.dirs {
+		in := w.inode(ino)
+		in.links = 2 + uint32(len(in.dir.subdirs))
 		if in.links >= 65000 {
 			if !w.opts.ext4() {
-				return fmt.Errorf("directory %q has too many subdirectories for ext2", w.pathOf(ino))
+				return fmt.Errorf("directory %q has too many subdirectories for ext2", w.dirPath(ino))
 			}
 			in.links = 1 // dir_nlink
 		}
@@ -103,42 +121,50 @@ type eaBlock struct {
 	data []byte
 }
 
-// placeXattrs puts attributes in the inode when they fit (ext4) and in
-// shared attribute blocks otherwise.
-func (w *Writer) placeXattrs() error {
-	shared := map[string]*eaBlock{}
-	var blocks []*eaBlock
-	for ino := int64(1); ino <= int64(len(w.inodes)); ino++ {
-		in := w.inodes[ino-1]
-		if in == nil || in.x == nil || len(in.x.xattrs) == 0 {
-			continue
-		}
-		x := in.x
-		need := xattrsLen(x.xattrs)
-		if w.opts.ext4() && need <= inodeXattrSpace {
-			x.inXattr = make([]byte, inodeXattrSpace)
-			encodeXattrs(x.inXattr, 0, 0, x.xattrs)
-			continue
-		}
-		if int64(need+32) > w.lay.bs {
-			return fmt.Errorf("xattrs of %q: %d bytes do not fit in a block", w.pathOf(ino), need)
-		}
-		data := xattrBlock(x.xattrs, int(w.lay.bs))
-		eb := shared[string(data)]
-		if eb == nil || eb.refs >= maxXattrRefs {
-			blk, err := w.allocMeta(ino)
-			if err != nil {
-				return err
-			}
-			eb = &eaBlock{blk: blk, data: data}
-			shared[string(data)] = eb
-			blocks = append(blocks, eb)
-		}
-		eb.refs++
-		x.eaBlock = eb.blk
-		in.meta++
+// placeXattrs puts in's attributes in the inode when they fit (ext4) and
+// in a shared attribute block otherwise; the blocks are written by Close.
+func (w *Writer) placeXattrs(in *inode, p string) error {
+	if in.x == nil || len(in.x.xattrs) == 0 {
+		return nil
 	}
-	for _, eb := range blocks {
+	x := in.x
+	need := xattrsLen(x.xattrs)
+	if w.opts.ext4() && need <= inodeXattrSpace {
+		x.inXattr = make([]byte, inodeXattrSpace)
+		encodeXattrs(x.inXattr, 0, 0, x.xattrs)
+		return nil
+	}
+	if int64(need+32) > w.lay.bs {
+		return fmt.Errorf("xattrs of %q: %d bytes do not fit in a block", p, need)
+	}
+	data := xattrBlock(x.xattrs, int(w.lay.bs))
+	eb := w.xattrs[string(data)]
+	if eb == nil || eb.refs >= maxXattrRefs {
+		blk, err := w.allocMeta(p)
+		if err != nil {
+			return err
+		}
+		eb = &eaBlock{blk: blk, data: data}
+		w.xattrs[string(data)] = eb
+		w.ea = append(w.ea, eb)
+	}
+	eb.refs++
+	x.eaBlock = eb.blk
+	in.meta++
+	return nil
+}
+
+func (w *Writer) placeDirXattrs() error {
+	for _, ino := range w.dirs {
+		if err := w.placeXattrs(w.inode(ino), w.dirPath(ino)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) writeXattrBlocks() error {
+	for _, eb := range w.ea {
 		le.PutUint32(eb.data[4:], eb.refs)
 		if err := w.writeBlocks(eb.data, eb.blk); err != nil {
 			return fmt.Errorf("writing xattr block %d: %w", eb.blk, err)
@@ -147,145 +173,77 @@ func (w *Writer) placeXattrs() error {
 	return nil
 }
 
-func fileType(mode uint16) uint8 {
-	switch mode & 0xF000 {
-	case sIFREG:
-		return 1
-	case sIFDIR:
-		return 2
-	case sIFCHR:
-		return 3
-	case sIFBLK:
-		return 4
-	case sIFIFO:
-		return 5
-	case sIFSOCK:
-		return 6
-	case sIFLNK:
-		return 7
+// finish completes a non-directory inode: attributes placed, block map
+// built, encoded into the temporary file. Only its link count changes
+// after this, which Close patches while copying the inode table.
+func (w *Writer) finish(ino int64, in *inode, p string) error {
+	if err := w.placeXattrs(in, p); err != nil {
+		return err
 	}
-	return 0
+	if err := w.buildMap(in, p); err != nil {
+		return err
+	}
+	in.encode(w.enc, w.lay.bs, w.crtime)
+	return w.spill.putInode(ino, w.enc)
 }
 
-// dirData serialises a linear directory into whole blocks.
-func (w *Writer) dirData(ino int64, d *dir) []byte {
-	bs := int(w.lay.bs)
-	var out []byte
-	pos, last := 0, -1 // next free byte, start of the block's last entry
-	put := func(name string, target int64) {
-		need := (8 + len(name) + 3) &^ 3
-		if last < 0 || pos+need > len(out) {
-			if last >= 0 {
-				le.PutUint16(out[last+4:], uint16(len(out)-last))
-			}
-			pos = len(out)
-			out = append(out, make([]byte, bs)...)
-		}
-		last = pos
-		e := out[pos:]
-		le.PutUint32(e[0:], uint32(target))
-		le.PutUint16(e[4:], uint16(need))
-		e[6] = uint8(len(name))
-		e[7] = fileType(w.inode(target).mode)
-		copy(e[8:], name)
-		pos += need
+// buildMap builds in's extent tree (ext4) or indirect map (ext2).
+func (w *Writer) buildMap(in *inode, p string) error {
+	t := in.mode & 0xF000
+	if t != sIFREG && t != sIFDIR && (t != sIFLNK || in.size < 60) {
+		return nil
 	}
-	put(".", ino)
-	put("..", d.parent)
-	for _, e := range d.ents {
-		put(e.name, e.ino)
+	if w.opts.ext4() {
+		return w.buildExtents(in, p)
 	}
-	le.PutUint16(out[last+4:], uint16(len(out)-last))
-	if ino == firstIno { // lost+found: at least 16 KiB and 2 blocks, like mke2fs
-		for len(out) < 16384 || len(out) < 2*bs {
-			empty := make([]byte, bs)
-			le.PutUint16(empty[4:], uint16(bs))
-			out = append(out, empty...)
-		}
-	}
-	return out
-}
-
-// writeDirs allocates and writes every directory's blocks.
-func (w *Writer) writeDirs() error {
-	for ino := int64(1); ino <= int64(len(w.inodes)); ino++ {
-		in := w.inodes[ino-1]
-		if in == nil || in.dir == nil {
-			continue
-		}
-		data := w.dirData(ino, in.dir)
-		if err := w.writeData(ino, in, data); err != nil {
+	if len(in.runs) > 0 {
+		if err := w.buildIndirect(in, p); err != nil {
 			return err
 		}
-		in.size = int64(len(data))
+	}
+	if (in.dataBlocks()+int64(in.meta))*(w.lay.bs/512) > 1<<32-1 {
+		return fmt.Errorf("file %q: too many blocks for ext2", p)
 	}
 	return nil
 }
 
-// writeData allocates blocks for data and writes it as in's contents.
-func (w *Writer) writeData(ino int64, in *inode, data []byte) error {
-	bs := w.lay.bs
-	for logical := int64(0); logical*bs < int64(len(data)); {
-		e, ok := w.alloc.alloc(int64(len(data))/bs - logical)
-		if !ok {
-			return fmt.Errorf("writing directory %q: %w", w.pathOf(ino), ErrNoSpace)
-		}
-		if err := w.writeBlocks(data[logical*bs:(logical+e.n)*bs], e.start); err != nil {
-			return fmt.Errorf("writing directory %q: %w", w.pathOf(ino), err)
-		}
-		in.addRun(logical, e.start, e.n)
-		logical += e.n
-	}
-	return nil
-}
-
-// writeMaps builds extent trees (ext4) or indirect maps (ext2).
-func (w *Writer) writeMaps() error {
-	for ino := int64(1); ino <= int64(len(w.inodes)); ino++ {
-		in := w.inodes[ino-1]
-		if in == nil || ino == journalIno {
-			continue
-		}
-		t := in.mode & 0xF000
-		mapped := t == sIFREG || t == sIFDIR || (t == sIFLNK && in.size >= 60)
-		if !mapped {
-			continue
-		}
-		var err error
-		if w.opts.ext4() {
-			err = w.buildExtents(ino, in)
-		} else if len(in.runs) > 0 {
-			err = w.buildIndirect(ino, in)
-		}
-		if err != nil {
-			return err
-		}
-		if !w.opts.ext4() && (in.dataBlocks()+int64(in.meta))*(w.lay.bs/512) > 1<<32-1 {
-			return fmt.Errorf("file %q: too many blocks for ext2", w.pathOf(ino))
-		}
-	}
-	return nil
-}
-
-// writeInodeTables writes the inode table blocks that hold used inodes.
-func (w *Writer) writeInodeTables() error {
+// writeInodeTables copies the inode table from the temporary file to
+// the filesystem, group by group in whole blocks, with the directories'
+// inodes and the hardlink targets' link counts laid over it.
+func (w *Writer) writeInodeTables(links map[int64]uint32) error {
 	l := w.lay
-	crtime := w.opts.Time.Unix()
+	used := w.next - 1
+	targets := make([]int64, 0, len(links))
+	for ino := range links {
+		targets = append(targets, ino)
+	}
+	slices.Sort(targets)
+	chunk := max(l.bs, (256<<10)/l.bs*l.bs)
+	buf := make([]byte, chunk)
+	dirs := w.dirs
 	for g := range l.groups {
 		first := g * l.ipg
-		n := min(int64(len(w.inodes))-first, l.ipg)
+		n := min(used-first, l.ipg)
 		if n <= 0 {
 			break
 		}
 		size := (n*inodeSize + l.bs - 1) / l.bs * l.bs
-		b := make([]byte, size)
-		for i := range n {
-			if in := w.inodes[first+i]; in != nil {
-				in.encode(b[i*inodeSize:], l.bs, crtime)
+		for off := int64(0); off < size; off += chunk {
+			b := buf[:min(chunk, size-off)]
+			if err := w.spill.readInodes(b, first*inodeSize+off); err != nil {
+				return err
 			}
-		}
-		if err := w.writeBlocks(b, l.itable[g]); err != nil {
-			return fmt.Errorf("writing inode table of group %d: %w", g, err)
+			lo := first + off/inodeSize + 1
+			hi := lo + int64(len(b))/inodeSize
+			for ; len(dirs) > 0 && dirs[0] < hi; dirs = dirs[1:] {
+				w.inode(dirs[0]).encode(b[(dirs[0]-lo)*inodeSize:], l.bs, w.crtime)
+			}
+			for ; len(targets) > 0 && targets[0] < hi; targets = targets[1:] {
+				le.PutUint16(b[(targets[0]-lo)*inodeSize+0x1A:], uint16(1+links[targets[0]]))
+			}
+			if err := w.writeBlocks(b, l.itable[g]+off/l.bs); err != nil {
+				return fmt.Errorf("writing inode table of group %d: %w", g, err)
+			}
 		}
 	}
 	return nil

@@ -126,12 +126,22 @@ func (f *fileWriter) Close() error {
 	if err == nil && f.written != f.size {
 		err = fmt.Errorf("writing %q: got %d of %d bytes", f.path, f.written, f.size)
 	}
-	f.w.mu.Lock()
-	f.w.alloc.release(f.chunk)
+	w := f.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.alloc.release(f.chunk)
 	f.chunk = extent{}
-	f.w.open--
-	f.w.mu.Unlock()
-	return err
+	w.open--
+	in := f.in
+	f.in = nil
+	if err != nil {
+		return err
+	}
+	if w.closed {
+		return fmt.Errorf("closing %q: filesystem already closed", f.path)
+	}
+	// The inode is final but for its link count: it leaves the heap now.
+	return w.finish(f.ino, in, f.path)
 }
 
 // tail returns an empty buffer of one block from the pool: most files end

@@ -2,8 +2,9 @@ package ext4
 
 import "fmt"
 
-// Extent tree and indirect block map construction, run by Close once all
-// data blocks are known.
+// Extent tree and indirect block map construction, run when an inode's
+// data blocks are all known: when a file's writer closes, when a
+// Reservation is finished, and for directories in Close.
 
 const (
 	extentMagic  = 0xF30A
@@ -35,18 +36,18 @@ func putExtentEntries(b []byte, es []extEntry) {
 	}
 }
 
-// allocMeta allocates one block for metadata of inode ino.
-func (w *Writer) allocMeta(ino int64) (int64, error) {
+// allocMeta allocates one block for metadata of the inode at p.
+func (w *Writer) allocMeta(p string) (int64, error) {
 	got, ok := w.alloc.alloc(1)
 	if !ok {
-		return 0, fmt.Errorf("mapping %q: %w", w.pathOf(ino), ErrNoSpace)
+		return 0, fmt.Errorf("mapping %q: %w", p, ErrNoSpace)
 	}
 	return got.start, nil
 }
 
 // buildExtents writes in's extent tree: up to 4 extents in the inode,
 // otherwise leaf and index blocks below an index root.
-func (w *Writer) buildExtents(ino int64, in *inode) error {
+func (w *Writer) buildExtents(in *inode, p string) error {
 	var level []extEntry
 	for _, r := range in.runs {
 		for off := int64(0); off < r.n; off += maxExtentLen {
@@ -59,7 +60,7 @@ func (w *Writer) buildExtents(ino int64, in *inode) error {
 		var next []extEntry
 		for i := 0; i < len(level); i += per {
 			chunk := level[i:min(i+per, len(level))]
-			blk, err := w.allocMeta(ino)
+			blk, err := w.allocMeta(p)
 			if err != nil {
 				return err
 			}
@@ -67,7 +68,7 @@ func (w *Writer) buildExtents(ino int64, in *inode) error {
 			putExtentHeader(b, len(chunk), per, depth)
 			putExtentEntries(b, chunk)
 			if err := w.writeBlocks(b, blk); err != nil {
-				return fmt.Errorf("writing extent block of %q: %w", w.pathOf(ino), err)
+				return fmt.Errorf("writing extent block of %q: %w", p, err)
 			}
 			in.meta++
 			next = append(next, extEntry{logical: chunk[0].logical, phys: blk})
@@ -94,7 +95,7 @@ type indNode struct {
 // of garbage per mapped file while the whole tree is live (issue 7).
 type indMap struct {
 	w     *Writer
-	ino   int64
+	path  string
 	in    *inode
 	q     int64 // pointers per block
 	tops  [3]*indNode
@@ -103,15 +104,15 @@ type indMap struct {
 	buf   []byte // one block
 }
 
-// reset readies m for inode ino, keeping the previous inode's blocks.
-func (m *indMap) reset(ino int64, in *inode) {
-	m.ino, m.in, m.tops = ino, in, [3]*indNode{}
+// reset readies m for the inode at p, keeping the previous inode's blocks.
+func (m *indMap) reset(in *inode, p string) {
+	m.path, m.in, m.tops = p, in, [3]*indNode{}
 	m.free = append(m.free, m.nodes...)
 	m.nodes = m.nodes[:0]
 }
 
 func (m *indMap) node() (*indNode, error) {
-	blk, err := m.w.allocMeta(m.ino)
+	blk, err := m.w.allocMeta(m.path)
 	if err != nil {
 		return nil, err
 	}
@@ -185,12 +186,12 @@ func (m *indMap) set(l int64, phys uint32) error {
 
 // buildIndirect writes in's ext2 block map: 12 direct pointers, then
 // single, double and triple indirect blocks, allocated as needed.
-func (w *Writer) buildIndirect(ino int64, in *inode) error {
+func (w *Writer) buildIndirect(in *inode, p string) error {
 	if w.ind == nil {
 		w.ind = &indMap{w: w, q: w.lay.bs / 4, buf: make([]byte, w.lay.bs)}
 	}
 	m := w.ind
-	m.reset(ino, in)
+	m.reset(in, p)
 	for _, r := range in.runs {
 		for i := range r.n {
 			if err := m.set(r.logical+i, uint32(r.phys+i)); err != nil {
@@ -204,7 +205,7 @@ func (w *Writer) buildIndirect(ino int64, in *inode) error {
 			le.PutUint32(b[4*i:], p)
 		}
 		if err := w.writeBlocks(b, n.blk); err != nil {
-			return fmt.Errorf("writing indirect block of %q: %w", w.pathOf(ino), err)
+			return fmt.Errorf("writing indirect block of %q: %w", p, err)
 		}
 	}
 	in.meta += uint32(len(m.nodes))

@@ -55,6 +55,10 @@ type Options struct {
 	// Inodes is the number of inodes; 0 derives it from the size like
 	// mke2fs (one per 16 KiB, or per 4 KiB below 512 MiB).
 	Inodes int64
+	// TempDir is where the writer keeps its temporary file (finished
+	// inodes and directory entries, ~300 bytes per entry, removed by
+	// Close); "" means os.TempDir().
+	TempDir string
 	// ReadOnly is accepted for symmetry with other writers; the image is an
 	// ordinary clean filesystem either way.
 	ReadOnly bool

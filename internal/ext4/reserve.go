@@ -12,6 +12,7 @@ import (
 // building a nested filesystem image) and sized by Finish.
 type Reservation struct {
 	w        *Writer
+	ino      int64
 	in       *inode
 	path     string
 	start    int64 // first block
@@ -48,12 +49,12 @@ func (w *Writer) Reserve(e *rootfs.Entry, max int64) (*Reservation, error) {
 	}
 	f := *e
 	f.Size = 0
-	_, in, err := w.add(&f)
+	ino, in, err := w.add(&f)
 	if err != nil {
 		w.alloc.release(extent{start, n})
 		return nil, err
 	}
-	r := &Reservation{w: w, in: in, path: e.Path, start: start, blocks: n, max: max}
+	r := &Reservation{w: w, ino: ino, in: in, path: e.Path, start: start, blocks: n, max: max}
 	w.res = append(w.res, r)
 	return r, nil
 }
@@ -96,5 +97,7 @@ func (r *Reservation) Finish(size int64) error {
 		r.in.addRun(0, r.start, used)
 	}
 	w.alloc.release(extent{r.start + used, r.blocks - used})
-	return nil
+	in := r.in
+	r.in = nil
+	return w.finish(r.ino, in, r.path)
 }

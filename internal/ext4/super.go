@@ -98,6 +98,9 @@ func clearBits(b []byte, from, to int64) {
 func (w *Writer) writeGroupMeta() error {
 	l := w.lay
 	st := make([]groupStats, l.groups)
+	for _, ino := range w.dirs {
+		st[(ino-1)/l.ipg].dirs++
+	}
 	free := w.alloc.free
 	bm := make([]byte, l.bs)
 	for g := range l.groups {
@@ -118,15 +121,10 @@ func (w *Writer) writeGroupMeta() error {
 			return fmt.Errorf("writing block bitmap of group %d: %w", g, err)
 		}
 		clear(bm)
-		used := min(max(int64(len(w.inodes))-g*l.ipg, 0), l.ipg)
+		used := min(max(w.next-1-g*l.ipg, 0), l.ipg)
 		setBits(bm, 0, used)
 		setBits(bm, l.ipg, 8*l.bs)
 		st[g].freeInodes = l.ipg - used
-		for i := range used {
-			if in := w.inodes[g*l.ipg+i]; in != nil && in.dir != nil {
-				st[g].dirs++
-			}
-		}
 		if err := w.writeBlocks(bm, l.ibitmap[g]); err != nil {
 			return fmt.Errorf("writing inode bitmap of group %d: %w", g, err)
 		}

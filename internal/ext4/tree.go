@@ -9,77 +9,119 @@ import (
 	"github.com/elemental-suite/elemental/internal/rootfs"
 )
 
-// dir is a directory's entries in arrival order ("." and ".." implied).
+// dir is a directory's in-memory state. Its entries ("." and ".."
+// implied) are records in the temporary file, chained from last; only
+// subdirectories are indexed, for path lookups.
 type dir struct {
-	parent int64
-	ents   []dent
-	index  map[string]int
+	parent  int64
+	name    string           // name in the parent
+	subdirs map[string]int64 // subdirectory inodes by name
+	last    int64            // offset of the newest record, -1 when empty
+	creator string           // for an implicit directory: the path it was created for
 }
 
-type dent struct {
-	name string
-	ino  int64 // 0 until a hardlink is resolved
+func newDirState(parent int64, name string) *dir {
+	return &dir{parent: parent, name: name, subdirs: map[string]int64{}, last: -1}
 }
 
 // pendingLink is a hardlink whose target is looked up in Close.
 type pendingLink struct {
-	dir    *dir
-	idx    int
+	off    int64 // its record
 	path   string
 	target string
 }
 
-func (d *dir) link(name string, ino int64) int {
-	d.index[name] = len(d.ents)
-	d.ents = append(d.ents, dent{name, ino})
-	return len(d.ents) - 1
-}
-
-// newInode gives in the next inode number.
-func (w *Writer) newInode(p string, in *inode) (int64, error) {
-	if int64(len(w.inodes)) >= w.lay.inodes() {
+// newInode takes the next inode number for the entry at p.
+func (w *Writer) newInode(p string) (int64, error) {
+	if w.next > w.lay.inodes() {
 		return 0, fmt.Errorf("adding %q: out of inodes: %w", p, ErrNoSpace)
 	}
-	w.inodes = append(w.inodes, in)
-	return int64(len(w.inodes)), nil
+	w.next++
+	return w.next - 1, nil
 }
 
-func (w *Writer) inode(ino int64) *inode { return w.inodes[ino-1] }
+// inode returns an inode kept in memory: a directory or the journal.
+func (w *Writer) inode(ino int64) *inode { return w.mem[ino] }
 
-// newDir creates an implicit directory named name in parent.
-func (w *Writer) newDir(parent int64, name, p string) (int64, error) {
-	in := &inode{}
-	ino, err := w.newInode(p, in)
+// link records the entry name -> ino of type typ in directory parent.
+func (w *Writer) link(parent int64, name string, ino int64, typ uint8) (int64, error) {
+	d := w.inode(parent).dir
+	off, err := w.spill.addRecord(d.last, parent, ino, typ, name)
 	if err != nil {
 		return 0, err
 	}
-	in.mode = sIFDIR | 0o755
+	d.last = off
+	return off, nil
+}
+
+// newDir creates the implicit directory name in parent for the entry at
+// creator.
+func (w *Writer) newDir(parent int64, name string, creator string) (int64, error) {
+	in := &inode{mode: sIFDIR | 0o755}
 	in.setTime(w.opts.Time)
-	in.dir = &dir{parent: parent, index: map[string]int{}}
-	if parent != 0 {
-		w.inode(parent).dir.link(name, ino)
+	return w.newDirWith(parent, name, in, creator)
+}
+
+// newDirWith creates directory name in parent with in's metadata for the
+// entry at p.
+func (w *Writer) newDirWith(parent int64, name string, in *inode, p string) (int64, error) {
+	ino, err := w.newInode(p)
+	if err != nil {
+		return 0, err
+	}
+	in.dir = newDirState(parent, name)
+	if !in.explicit {
+		in.dir.creator = p
+	}
+	w.mem[ino] = in
+	w.dirs = append(w.dirs, ino)
+	w.inode(parent).dir.subdirs[name] = ino
+	if _, err := w.link(parent, name, ino, 2); err != nil {
+		return 0, fmt.Errorf("adding %q: %w", p, err)
 	}
 	return ino, nil
 }
 
-// dirFor returns the directory at p, creating it and its parents as needed.
-func (w *Writer) dirFor(p string) (int64, error) {
+// dirFor returns the directory at p, creating it and its parents as
+// needed for the entry at creator.
+func (w *Writer) dirFor(p, creator string) (int64, error) {
 	if p == "." {
 		return rootIno, nil
 	}
-	parent, err := w.dirFor(path.Dir(p))
+	parent, err := w.dirFor(path.Dir(p), creator)
 	if err != nil {
 		return 0, err
 	}
 	name := path.Base(p)
-	if i, ok := w.inode(parent).dir.index[name]; ok {
-		ino := w.inode(parent).dir.ents[i].ino
-		if ino == 0 || w.inode(ino).dir == nil {
-			return 0, fmt.Errorf("parent %q is not a directory", p)
-		}
+	if ino, ok := w.inode(parent).dir.subdirs[name]; ok {
 		return ino, nil
 	}
-	return w.newDir(parent, name, p)
+	return w.newDir(parent, name, creator)
+}
+
+// dirPath is the path of directory ino, for messages.
+func (w *Writer) dirPath(ino int64) string {
+	if ino == rootIno {
+		return "."
+	}
+	var parts []string
+	for ino != rootIno {
+		d := w.inode(ino).dir
+		parts = append(parts, d.name)
+		ino = d.parent
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, "/")
+}
+
+// childPath is the path of name in directory ino, for messages.
+func (w *Writer) childPath(ino int64, name string) string {
+	if ino == rootIno {
+		return name
+	}
+	return w.dirPath(ino) + "/" + name
 }
 
 func checkName(e *rootfs.Entry) error {
@@ -117,7 +159,24 @@ var typeBits = map[rootfs.Type]uint16{
 	rootfs.TypeChar: sIFCHR, rootfs.TypeBlock: sIFBLK, rootfs.TypeFIFO: sIFIFO, rootfs.TypeSocket: sIFSOCK,
 }
 
-// add records e under w.mu and returns the inode it created, if any.
+// addRoot takes the metadata of the root directory from e.
+func (w *Writer) addRoot(e *rootfs.Entry) (int64, *inode, error) {
+	root := w.inode(rootIno)
+	if e.Type != rootfs.TypeDir {
+		return 0, nil, fmt.Errorf("root entry %q is a %v, not a directory", e.Path, e.Type)
+	}
+	if root.explicit {
+		return 0, nil, fmt.Errorf("duplicate entry %q", e.Path)
+	}
+	root.explicit = true
+	return rootIno, root, w.setMeta(root, e, sIFDIR)
+}
+
+// add records e under w.mu and returns the inode it created, if any. A
+// regular file's inode is returned unfinished, for its writer; every
+// other non-directory inode is finished here. Names that clash with an
+// earlier directory are rejected here; other clashes, which would need an
+// index of every name, are found by Close.
 func (w *Writer) add(e *rootfs.Entry) (int64, *inode, error) {
 	if err := checkName(e); err != nil {
 		return 0, nil, err
@@ -127,33 +186,27 @@ func (w *Writer) add(e *rootfs.Entry) (int64, *inode, error) {
 		return 0, nil, fmt.Errorf("adding %q: unsupported type %v", e.Path, e.Type)
 	}
 	if e.Path == "." {
-		root := w.inode(rootIno)
-		if e.Type != rootfs.TypeDir {
-			return 0, nil, fmt.Errorf("root entry %q is a %v, not a directory", e.Path, e.Type)
-		}
-		if root.explicit {
-			return 0, nil, fmt.Errorf("duplicate entry %q", e.Path)
-		}
-		root.explicit = true
-		return rootIno, root, w.setMeta(root, e, sIFDIR)
+		return w.addRoot(e)
 	}
-	parent, err := w.dirFor(e.Dir())
+	parent, err := w.dirFor(e.Dir(), e.Path)
 	if err != nil {
 		return 0, nil, fmt.Errorf("adding %q: %w", e.Path, err)
 	}
-	d := w.inode(parent).dir
-	if i, ok := d.index[e.Name()]; ok {
-		ino := d.ents[i].ino
-		if e.Type != rootfs.TypeDir || ino == 0 || w.inode(ino).dir == nil || w.inode(ino).explicit {
+	if ino, ok := w.inode(parent).dir.subdirs[e.Name()]; ok {
+		in := w.inode(ino)
+		if e.Type != rootfs.TypeDir || in.explicit {
 			return 0, nil, fmt.Errorf("duplicate entry %q", e.Path)
 		}
-		in := w.inode(ino)
 		in.explicit = true
+		in.dir.creator = ""
 		return ino, in, w.setMeta(in, e, sIFDIR)
 	}
 	if e.Type == rootfs.TypeHardlink {
-		idx := d.link(e.Name(), 0)
-		w.pending = append(w.pending, pendingLink{d, idx, e.Path, e.Linkname})
+		off, err := w.link(parent, e.Name(), 0, 0)
+		if err != nil {
+			return 0, nil, fmt.Errorf("adding %q: %w", e.Path, err)
+		}
+		w.pending = append(w.pending, pendingLink{off, e.Path, e.Linkname})
 		return 0, nil, nil
 	}
 	// Everything that can fail on bad input is checked before the inode
@@ -165,24 +218,36 @@ func (w *Writer) add(e *rootfs.Entry) (int64, *inode, error) {
 	if n := int64(len(e.Linkname)); e.Type == rootfs.TypeSymlink && (n == 0 || n >= w.lay.bs) {
 		return 0, nil, fmt.Errorf("symlink %q: target length %d out of range", e.Path, n)
 	}
-	ino, err := w.newInode(e.Path, in)
+	if e.Type == rootfs.TypeDir {
+		in.explicit = true
+		ino, err := w.newDirWith(parent, e.Name(), in, e.Path)
+		return ino, in, err
+	}
+	return w.addNonDir(parent, in, e)
+}
+
+// addNonDir gives in an inode number and a directory entry, and finishes
+// it unless it is a regular file.
+func (w *Writer) addNonDir(parent int64, in *inode, e *rootfs.Entry) (int64, *inode, error) {
+	ino, err := w.newInode(e.Path)
 	if err != nil {
 		return 0, nil, err
 	}
-	d.link(e.Name(), ino)
+	if _, err := w.link(parent, e.Name(), ino, fileType(in.mode)); err != nil {
+		return 0, nil, fmt.Errorf("adding %q: %w", e.Path, err)
+	}
 	switch e.Type {
-	case rootfs.TypeDir:
-		in.explicit = true
-		in.links = 0
-		in.dir = &dir{parent: parent, index: map[string]int{}}
+	case rootfs.TypeReg:
+		in.size = e.Size
+		return ino, in, nil
 	case rootfs.TypeChar, rootfs.TypeBlock:
 		encodeDev(in.block[:], e.Devmajor, e.Devminor)
 	case rootfs.TypeSymlink:
-		return ino, in, w.addSymlink(in, e)
-	case rootfs.TypeReg:
-		in.size = e.Size
+		if err := w.addSymlink(in, e); err != nil {
+			return 0, nil, err
+		}
 	}
-	return ino, in, nil
+	return ino, in, w.finish(ino, in, e.Path)
 }
 
 func (w *Writer) addSymlink(in *inode, e *rootfs.Entry) error {

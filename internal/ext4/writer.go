@@ -11,20 +11,32 @@ import (
 
 // Writer builds one filesystem. Add (and Reserve) may be called in any
 // order the rootfs stream allows; Close writes the metadata.
+//
+// Per entry the heap holds nothing once a file is closed: its inode goes
+// to the temporary file (see spill) and its directory entry too. Only
+// directories, hardlinks and shared attribute blocks stay in memory.
 type Writer struct {
-	mu      sync.Mutex
-	out     io.WriterAt
-	opts    Options
-	lay     *layout
-	alloc   *allocator
-	zero    []byte
-	tails   sync.Pool // *[]byte of one block: the partial block of an open file
-	inodes  []*inode  // index ino-1; nil for unused reserved inodes
-	pending []pendingLink
-	res     []*Reservation
-	ind     *indMap // reused by buildIndirect
-	open    int
-	closed  bool
+	mu       sync.Mutex
+	out      io.WriterAt
+	opts     Options
+	lay      *layout
+	alloc    *allocator
+	zero     []byte
+	tails    sync.Pool // *[]byte of one block: the partial block of an open file
+	spill    *spill
+	next     int64            // the next inode number; all below it are taken
+	dirs     []int64          // directory inodes, ascending
+	mem      map[int64]*inode // directories and the journal
+	pending  []pendingLink
+	resolved map[int64]dent      // hardlinks by record, set by Close
+	xattrs   map[string]*eaBlock // shared attribute blocks by content
+	ea       []*eaBlock          // the same, in allocation order
+	res      []*Reservation
+	ind      *indMap // reused by buildIndirect
+	crtime   int64
+	enc      []byte // one encoded inode
+	open     int
+	closed   bool
 }
 
 var _ rootfs.Sink = (*Writer)(nil)
@@ -33,7 +45,9 @@ var _ rootfs.Sink = (*Writer)(nil)
 // to whole groups when the last group would be tiny, as mke2fs does)
 // occupying [0, size) of w. That region must read as zeros and the caller
 // sizes it (for a file, Truncate to size): only allocated blocks are
-// written, so the last block usually is not.
+// written, so the last block usually is not. Every byte of the region is
+// written at most once. New creates a temporary file in opts.TempDir,
+// which Close removes.
 func New(w io.WriterAt, size int64, opts Options) (*Writer, error) {
 	o, err := opts.normalize()
 	if err != nil {
@@ -43,26 +57,42 @@ func New(w io.WriterAt, size int64, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	fw := &Writer{
-		out: w, opts: o, lay: lay,
-		alloc:  newAllocator(lay.free()),
-		zero:   make([]byte, lay.bs),
-		inodes: make([]*inode, firstIno-1),
-	}
-	root := &inode{mode: sIFDIR | 0o755, dir: &dir{parent: rootIno, index: map[string]int{}}}
-	root.setTime(o.Time)
-	fw.inodes[rootIno-1] = root
-	lpf, err := fw.newDir(rootIno, "lost+found", "lost+found")
+	sp, err := newSpill(o.TempDir, lay.inodes())
 	if err != nil {
 		return nil, err
 	}
-	fw.inode(lpf).mode = sIFDIR | 0o700
-	if o.Journal {
-		if err := fw.addJournal(); err != nil {
-			return nil, err
-		}
+	fw := &Writer{
+		out: w, opts: o, lay: lay, spill: sp,
+		alloc:  newAllocator(lay.free()),
+		zero:   make([]byte, lay.bs),
+		next:   firstIno,
+		mem:    map[int64]*inode{},
+		xattrs: map[string]*eaBlock{},
+		crtime: o.Time.Unix(),
+		enc:    make([]byte, inodeSize),
+	}
+	if err := fw.init(); err != nil {
+		sp.close()
+		return nil, err
 	}
 	return fw, nil
+}
+
+// init creates the root directory, lost+found and the journal.
+func (w *Writer) init() error {
+	root := &inode{mode: sIFDIR | 0o755, dir: newDirState(rootIno, "")}
+	root.setTime(w.opts.Time)
+	w.mem[rootIno] = root
+	w.dirs = append(w.dirs, rootIno)
+	lpf, err := w.newDir(rootIno, "lost+found", "lost+found")
+	if err != nil {
+		return err
+	}
+	w.inode(lpf).mode = sIFDIR | 0o700
+	if w.opts.Journal {
+		return w.addJournal()
+	}
+	return nil
 }
 
 func (w *Writer) addJournal() error {
@@ -72,7 +102,7 @@ func (w *Writer) addJournal() error {
 	}
 	j := &inode{mode: sIFREG | 0o600, links: 1, size: n * w.lay.bs}
 	j.setTime(w.opts.Time)
-	w.inodes[journalIno-1] = j
+	w.mem[journalIno] = j
 	for got := int64(0); got < n; {
 		e, ok := w.alloc.alloc(n - got)
 		if !ok {
@@ -82,7 +112,7 @@ func (w *Writer) addJournal() error {
 		got += e.n
 	}
 	// The mapping is needed now for the superblock's backup copy.
-	if err := w.buildExtents(journalIno, j); err != nil {
+	if err := w.finish(journalIno, j, "<journal>"); err != nil {
 		return err
 	}
 	return w.writeBlocks(w.journalSuper(n), j.runs[0].phys)
@@ -94,17 +124,26 @@ func (w *Writer) writeBlocks(b []byte, blk int64) error {
 	return err
 }
 
-// Close resolves hardlinks, writes directories, block maps, attribute
-// blocks, inode tables, bitmaps, descriptors and superblocks. It fails if
-// a file writer is still open, a Reservation is unfinished or a hardlink
-// target never arrived.
-func (w *Writer) Close() error {
+// Close resolves hardlinks, writes directories, their block maps,
+// attribute blocks, inode tables, bitmaps, descriptors and superblocks.
+// It fails if a file writer is still open, a Reservation is unfinished, a
+// hardlink target never arrived or a name was added twice. The temporary
+// file is removed whatever the outcome.
+func (w *Writer) Close() (err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return errors.New("closing filesystem: already closed")
 	}
 	w.closed = true
+	defer func() {
+		if cerr := w.spill.close(); err == nil {
+			err = cerr
+		}
+		// The per-entry state is written out; let it go while the
+		// caller closes its other images (issue 7: peak RSS).
+		w.mem, w.pending, w.ind, w.xattrs, w.ea = nil, nil, nil, nil, nil
+	}()
 	if w.open > 0 {
 		return fmt.Errorf("closing filesystem: %d files still open", w.open)
 	}
@@ -113,54 +152,23 @@ func (w *Writer) Close() error {
 			return fmt.Errorf("closing filesystem: reservation %q not finished", r.path)
 		}
 	}
+	if err := w.spill.flush(); err != nil {
+		return err
+	}
+	links, err := w.resolveLinks()
+	if err != nil {
+		return err
+	}
 	steps := []func() error{
-		w.resolveLinks, w.dropIndexes, w.countLinks, w.placeXattrs, w.writeDirs,
-		w.writeMaps, w.writeInodeTables, w.writeGroupMeta,
+		w.countLinks, w.placeDirXattrs, w.writeDirs, w.writeDirMaps, w.writeXattrBlocks,
+		func() error { return w.writeInodeTables(links) }, w.writeGroupMeta,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
 		}
 	}
-	// The per-entry state is written out; let it go while the caller
-	// closes its other images (issue 7: peak RSS).
-	w.inodes, w.pending, w.ind = nil, nil, nil
 	return nil
-}
-
-// dropIndexes frees the per-directory name indexes once the hardlinks
-// are resolved: nothing after that looks a name up, and at a hundred
-// thousand entries they are ~8 MiB live while Close allocates the most.
-func (w *Writer) dropIndexes() error {
-	for _, in := range w.inodes {
-		if in != nil && in.dir != nil {
-			in.dir.index = nil
-		}
-	}
-	return nil
-}
-
-// pathOf finds a path of inode ino for error messages.
-func (w *Writer) pathOf(ino int64) string {
-	var walk func(d int64, prefix string) string
-	walk = func(d int64, prefix string) string {
-		for _, e := range w.inode(d).dir.ents {
-			p := prefix + e.name
-			if e.ino == ino {
-				return p
-			}
-			if e.ino != 0 && w.inode(e.ino).dir != nil {
-				if s := walk(e.ino, p+"/"); s != "" {
-					return s
-				}
-			}
-		}
-		return ""
-	}
-	if s := walk(rootIno, ""); s != "" {
-		return s
-	}
-	return fmt.Sprintf("<inode %d>", ino)
 }
 
 // Size is the filesystem's size in bytes: the size given to New rounded
