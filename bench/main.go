@@ -35,6 +35,8 @@ func run(ctx context.Context, args []string) error {
 			return runCore(ctx, args[1:])
 		case "extract":
 			return runExtract(args[1:])
+		case "stream":
+			return runStream(ctx, args[1:])
 		}
 	}
 	return runSuite(ctx, args)
@@ -73,7 +75,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.goCmd, "go", "go", "go command for the Go benchmarks")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bench [flags]   (children: bench core …, bench extract LAYOUT TAG)")
+		fmt.Fprintln(fs.Output(), "usage: bench [flags]   (children: bench core …, bench stream …, bench extract LAYOUT TAG)")
 		fs.VisitAll(func(f *flag.Flag) {
 			if f.Usage != "" { // -cpuprofile DIR stays hidden: one profiled core run per input
 				fmt.Fprintf(fs.Output(), "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)

@@ -37,7 +37,8 @@ type gceRun struct {
 
 type publishResults struct {
 	Input      string
-	SourceRun  amiRun // core build + publish, from the source reference
+	SourceRun  amiRun     // core build + publish, from the source reference
+	Streamed   *streamRun // the same with no disk file: blocks straight from the core
 	AMI        []amiRun
 	GCE        gceRun
 	Concurrent []int
@@ -79,6 +80,11 @@ func (r *runner) publishBench(ctx context.Context, in input, concs []int, runs i
 	run.SourceToAMI, run.CoreWall = time.Since(start), built
 	res.SourceRun = run
 	r.log("publish: source → AMI %.1fs (core %.1fs)", run.SourceToAMI.Seconds(), built.Seconds())
+	if res.Streamed, err = r.streamBench(ctx, in, srv.URL); err != nil {
+		return nil, err
+	}
+	r.log("publish: source → AMI streamed %.1fs, peak RSS %s, files %s", res.Streamed.Sample.Wall.Seconds(),
+		human(res.Streamed.Sample.MaxRSS), human(res.Streamed.Sample.PeakFiles))
 
 	for _, c := range concs {
 		var best *amiRun

@@ -169,6 +169,11 @@ func (r *results) publishMD(b *strings.Builder) {
 	s := pr.SourceRun
 	p("Raw disk: %s apparent, %s allocated. Source reference → registered AMI (core build %.1f s, then EBS direct upload at the default concurrency): **%.1f s**.\n\n",
 		human(s.Disk), human(s.Alloc), s.CoreWall.Seconds(), s.SourceToAMI.Seconds())
+	if st := pr.Streamed; st != nil {
+		p("Streamed (no disk file: `installer.Prepare`, then blocks from the writers straight to PutSnapshotBlock, as the AMI builder and `elemental_image` do): source reference → registered AMI **%.1f s**, %.1f s CPU, peak RSS %s, peak size of the files in its TMPDIR %s; %s sent in %d blocks (disk %s); at most %d blocks of 512 KiB buffered, %d handed on at the end.\n\n",
+			st.Sample.Wall.Seconds(), st.Sample.CPU().Seconds(), human(st.Sample.MaxRSS), human(st.Sample.PeakFiles),
+			human(st.Sent), st.Blocks, human(st.DiskSize), st.PeakBuffered, st.HandedAtClose)
+	}
 	p("| AMI upload concurrency | publish wall (best) | bytes sent | blocks | sent ÷ allocated | sent ÷ disk | MiB/s sent |\n|---|---|---|---|---|---|---|\n")
 	for _, a := range pr.AMI {
 		p("| %d | %.2f s | %s | %d | %.3f | %.3f | %.0f |\n", a.Concurrency, a.Wall.Seconds(), human(a.Sent), a.Blocks,
