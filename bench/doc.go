@@ -16,7 +16,7 @@
 // Subcommands used as children: "core" (one installer.Run, result as
 // JSON; -cpuprofile, -memprofile and -peakprofile, a heap profile at the
 // live-heap peak, for profiling by hand), "stream" (installer.Prepare, then
-publish/aws.PublishSource of the Prepared to the emulator at -endpoint:
-blocks straight from the writers, no disk file) and "extract" (the flattened tar of an OCI layout on stdout, with
-// go-containerregistry's mutate.Extract, for reference.sh).
+// publish/aws.PublishSource of the Prepared to the emulator at -endpoint:
+// blocks straight from the writers, no disk file) and "extract" (the
+// flattened tar of an OCI layout on stdout, with go-containerregistry's mutate.Extract, for reference.sh).
 package main
