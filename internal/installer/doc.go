@@ -10,6 +10,13 @@
 // the recovery image, the kernel and initrd of recovery). Nothing is
 // unpacked to a directory, nothing is mounted, and no external tool runs.
 //
+// Run is Prepare (everything up to the first write) followed by
+// Prepared.Write. Prepared.Stream writes the same disk, byte for byte, as
+// whole blocks handed to a consumer as soon as each is complete
+// (internal/blockstream), with no file at all: the writers put every byte
+// at its final offset once, so only blocks waiting for a file system's
+// tables are buffered. Publishers upload from it directly.
+//
 // Outputs appear only when complete: the disk is assembled under a temporary
 // name in the output directory and renamed at the end; on error or
 // cancellation every temporary file is removed.

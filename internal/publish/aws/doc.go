@@ -43,24 +43,15 @@
 // s3:ListBucketMultipartUploads on the bucket, needed only then.
 //
 // Sources: the EBS direct path reads a Source (size plus blocks, in any
-// order, each at most once), so it does not need a file; FileSource is
-// the one implementation today, and the S3 fallback (multipart parts read
-// at their offsets) needs a source that is also an io.ReaderAt. The
-// installer still hands over a sparse raw file, and the file stays for
-// now, because: the installer writes partitions through io.WriterAt at
-// scattered offsets in one pass and writes metadata (file system tables,
-// both GPT headers) at the end, so no block is known to be final while
-// it runs; the same file feeds the local output formats, the GCE tar.gz
-// (whose sparse map precedes the data, so it needs every extent first)
-// and the S3 fallback; and the file's extents are what tells holes from
-// data. Feeding EBS direct straight from the installer would need an
-// io.WriterAt sink in internal/installer's output that buffers each
-// partially written 512 KiB block in memory, hands a block to the
-// uploader once all its bytes are written (or at Close, zero-padded), and
-// fails over to the file if a byte is written twice (PutSnapshotBlock
-// overwrites, but two in-flight writes of one block race). Memory is then
-// bounded by the blocks the file systems leave partly written until their
-// metadata is flushed.
+// order, each at most once), so it needs no file. The installer's
+// *Prepared is one: its blocks come straight from the disk writers through
+// internal/blockstream as each 512 KiB block is completed, so the Packer
+// AMI builder and elemental_image upload a disk that never exists
+// locally (the default derivative: at most 26 blocks, 13 MiB, buffered;
+// exactly its non-zero blocks sent). Holes the core never wrote are never
+// read or sent. FileSource (a sparse raw file, read extent by extent) is
+// the other; the S3 fallback (multipart parts read at their offsets) and
+// the GCE tar.gz (whose sparse map precedes the data) need a file.
 //
 // Provenance: every AMI, snapshot (copies included), S3 object and import
 // task carries elemental:source, elemental:source-digest and
