@@ -25,6 +25,9 @@ const maxSymlink = 4095
 // Errors name the layer digest and the entry; an error returned by sink is
 // wrapped with the entry's path.
 func (s *Source) Walk(ctx context.Context, sink rootfs.Sink) error {
+	if len(s.layers) > maxTreeLayers {
+		return fmt.Errorf("image has %d layers: %w", len(s.layers), errTooManyLayers)
+	}
 	f := newFlattener(sink)
 	buf := make([]byte, chunkSize)
 	for i := len(s.layers) - 1; i >= 0; i-- {
