@@ -2,13 +2,20 @@
 // rootfs entries, in one pass, straight into an io.WriterAt region.
 //
 // File data goes to its final blocks as it arrives (blocks are handed out
-// sequentially, all-zero blocks become holes), so memory grows with the
-// number of inodes and directory entries but never with file data. All
-// metadata (directories, extent trees or indirect blocks, extended-attribute
-// blocks, inode tables, bitmaps, group descriptors, superblocks) is written
-// by Close. Nothing is written where nothing is allocated, so the output
-// stays sparse; the region must therefore read as zeros beforehand (a new
-// or truncated file).
+// sequentially, all-zero blocks become holes), and memory grows neither
+// with file data nor with the number of files: when a file's writer
+// closes, its block map is written and its inode, final but for the link
+// count, is encoded into a temporary file, where its directory entry
+// already is (issue 7: peak RSS flat in image size). Only directories and
+// hardlinks stay in memory. Close reads the directory entries back per
+// directory, resolves hardlinks, and writes directories, inode tables
+// (copied from the temporary file with link counts patched on the way),
+// bitmaps, group descriptors and superblocks. Every byte of the region is
+// written at most once, in whole blocks but for the superblocks, so the
+// output can be streamed (a block can be passed on once written).
+// Nothing is written where nothing is allocated, so the output stays
+// sparse; the region must therefore read as zeros beforehand (a new or
+// truncated file).
 //
 // Why our own writer rather than an existing library:
 //
