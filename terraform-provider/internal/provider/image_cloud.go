@@ -48,7 +48,9 @@ func optString(desc string, v ...validator.String) schema.StringAttribute {
 func awsImageBlock() schema.SingleNestedBlock {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Publish the disk as an AMI in each region (EBS direct APIs snapshot + RegisterImage). " +
-			"Credentials and endpoints come from the provider's `aws` block.",
+			"Credentials and endpoints come from the provider's `aws` block. When `aws` is the only target " +
+			"(no `disk` or `gcp` block), the disk is streamed into the snapshot as it is built, in whole 512 KiB " +
+			"blocks: no disk file is written and no local space is needed for it.",
 		Validators:    []validator.Object{objectvalidator.AlsoRequires(path.MatchRelative().AtName("regions"))},
 		PlanModifiers: []planmodifier.Object{replaceObject()},
 		Attributes: map[string]schema.Attribute{

@@ -36,31 +36,14 @@ func rawOutput(outs []installer.Output) string {
 }
 
 // publish uploads the build to every cloud target and records the
-// results. When a later target fails, the earlier ones are deleted.
-func (r *imageResource) publish(ctx context.Context, m *imageModel, outs []installer.Output) error {
+// results. When a later target fails, the earlier ones are deleted. The
+// disk is the raw file at raw, or, for AWS alone, stream (a disk that is
+// built while it is uploaded; raw is then empty).
+func (r *imageResource) publish(ctx context.Context, m *imageModel, raw string, stream awspub.Source) error {
 	m.AWSAMIs, m.AWSSnapshotIDs = types.MapNull(types.StringType), types.MapNull(types.StringType)
 	m.GCPSelfLink = types.StringNull()
-	raw := rawOutput(outs)
 	if m.AWS != nil {
-		spec, err := toAWSSpec(ctx, *m, suiteVersion(r.data))
-		if err != nil {
-			return err
-		}
-		cfg, err := r.data.AWS.awsConfig(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := awspub.Publish(ctx, cfg, raw, spec, func(e awspub.Event) {
-			tflog.Info(ctx, "aws "+e.Stage, map[string]any{"region": e.Region, "id": e.ID, "done": e.Done, "total": e.Total})
-		})
-		if err != nil {
-			return fmt.Errorf("publishing AMI %s: %w", spec.Name, err)
-		}
-		var d1, d2 diag.Diagnostics
-		m.AWSAMIs, d1 = types.MapValueFrom(ctx, types.StringType, res.AMIs)
-		m.AWSSnapshotIDs, d2 = types.MapValueFrom(ctx, types.StringType, res.Snapshots)
-		d1.Append(d2...)
-		if err := diagErr(d1); err != nil {
+		if err := r.publishAWS(ctx, m, raw, stream); err != nil {
 			return err
 		}
 	}
@@ -73,6 +56,40 @@ func (r *imageResource) publish(ctx context.Context, m *imageModel, outs []insta
 		}
 	}
 	return nil
+}
+
+// publishAWS publishes stream, or the raw file at raw when stream is nil.
+// On any error, cancellation included, the publisher has deleted what it
+// created.
+func (r *imageResource) publishAWS(ctx context.Context, m *imageModel, raw string, stream awspub.Source) error {
+	spec, err := toAWSSpec(ctx, *m, suiteVersion(r.data))
+	if err != nil {
+		return err
+	}
+	cfg, err := r.data.AWS.awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	src := stream
+	if src == nil {
+		f, err := awspub.OpenFile(raw)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src = f
+	}
+	res, err := awspub.PublishSource(ctx, cfg, src, spec, func(e awspub.Event) {
+		tflog.Info(ctx, "aws "+e.Stage, map[string]any{"region": e.Region, "id": e.ID, "done": e.Done, "total": e.Total})
+	})
+	if err != nil {
+		return fmt.Errorf("publishing AMI %s: %w", spec.Name, err)
+	}
+	var d1, d2 diag.Diagnostics
+	m.AWSAMIs, d1 = types.MapValueFrom(ctx, types.StringType, res.AMIs)
+	m.AWSSnapshotIDs, d2 = types.MapValueFrom(ctx, types.StringType, res.Snapshots)
+	d1.Append(d2...)
+	return diagErr(d1)
 }
 
 func (r *imageResource) publishGCP(ctx context.Context, m *imageModel, raw string) error {

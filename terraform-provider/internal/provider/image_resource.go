@@ -78,7 +78,8 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// build runs toSpec → installer.Run → publish → fromResult.
+// build runs toSpec → installer.Run → publish → fromResult, or, when AWS
+// is the only target that needs the disk, buildStreamed.
 func (r *imageResource) build(ctx context.Context, m *imageModel) error {
 	if m.Digest.IsUnknown() || m.Digest.IsNull() {
 		dig, err := r.data.resolve(ctx, m.Source.ValueString(), valueOr(m.Platform, "linux/amd64"))
@@ -88,6 +89,13 @@ func (r *imageResource) build(ctx context.Context, m *imageModel) error {
 		m.Digest = types.StringValue(dig)
 	}
 	m.ID = types.StringValue(buildID(*m))
+	stream, err := streamsDisk(ctx, m)
+	if err != nil {
+		return err
+	}
+	if stream {
+		return r.buildStreamed(ctx, m)
+	}
 	diskFmts, err := diskFormats(ctx, m.Disk)
 	if err != nil {
 		return err
@@ -120,7 +128,7 @@ func (r *imageResource) build(ctx context.Context, m *imageModel) error {
 		_ = removeFiles(outputPaths(res.Outputs, nil))
 		return fmt.Errorf("%s resolved to %s at plan time but %s was built; plan again", m.Source.ValueString(), m.Digest.ValueString(), res.Digest)
 	}
-	if err := r.publish(ctx, m, res.Outputs); err != nil {
+	if err := r.publish(ctx, m, rawOutput(res.Outputs), nil); err != nil {
 		_ = removeFiles(outputPaths(res.Outputs, nil))
 		return err
 	}

@@ -1,0 +1,341 @@
+package provider_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ebs"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/elemental-suite/elemental/acctest/awsemu"
+	"github.com/elemental-suite/elemental/acctest/gcpemu"
+	"github.com/elemental-suite/elemental/internal/diskformat"
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	"github.com/elemental-suite/elemental/internal/installer"
+	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
+)
+
+const streamEpoch = 1700000000
+
+func streamConfig(awsURL, gcpURL, ref string, withGCP bool) string {
+	gcp := ""
+	if withGCP {
+		gcp = `
+  gcp {
+    bucket = "uploads"
+  }`
+	}
+	return fmt.Sprintf(`
+provider "elemental" {
+  aws {
+    region     = "us-east-1"
+    access_key = "AKIAEMULATOR"
+    secret_key = "emulator"
+    endpoints {
+      ec2 = %[1]q
+      ebs = %[1]q
+      s3  = %[1]q
+    }
+  }
+  gcp {
+    project                = %[2]q
+    without_authentication = true
+    endpoints {
+      compute = %[3]q
+      storage = %[3]q
+    }
+  }
+}
+
+resource "elemental_image" "s" {
+  source            = %[4]q
+  source_date_epoch = %[5]d
+  aws {
+    regions = ["us-east-1"]
+  }%[6]s
+}
+`, awsURL, gcpProject, gcpURL, ref, streamEpoch, gcp)
+}
+
+// TestAccImageStreamed publishes with TMPDIR pointed at a watched
+// directory. AWS alone: the disk goes from the build straight into the
+// snapshot, and no disk file or build directory ever appears. AWS with
+// Google Cloud: the raw file is built as before. Either way the snapshot,
+// read back with GetSnapshotBlock, is the disk installer.Run writes from
+// the same source and options, byte for byte, and a destroy leaves
+// nothing in the emulators.
+func TestAccImageStreamed(t *testing.T) {
+	testAccPreCheck(t)
+	for _, tc := range []struct {
+		name     string
+		withGCP  bool
+		wantFile bool
+	}{
+		{name: "aws only streams", withGCP: false, wantFile: false},
+		{name: "aws and gcp build a file", withGCP: true, wantFile: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := imagetest.Registry(t) + "/elemental/stream"
+			img, err := imagetest.Image(imagetest.Derivative(2, "A")...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			imagetest.Push(t, repo+":stable", img)
+			dig, err := img.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The provider builds the tag pinned to its digest, and the
+			// disk's state file records that reference.
+			local := localDisk(t, repo+"@"+dig.String())
+			emu := awsemu.New(awsemu.Options{Delay: 10 * time.Millisecond})
+			srv := awsemu.NewServer(emu)
+			t.Cleanup(srv.Close)
+			gcpEmu, err := gcpemu.Start(gcpemu.Options{Buckets: []string{"uploads"}, OpDelay: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = gcpEmu.Close() })
+			// terraform's working directories stay out of the watched one.
+			t.Setenv("TF_ACC_TEMP_DIR", t.TempDir())
+			watched := t.TempDir()
+			t.Setenv("TMPDIR", watched)
+			w := watchDir(watched)
+			addr := "elemental_image.s"
+			resource.Test(t, resource.TestCase{
+				TerraformVersionChecks:   versionChecks,
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				CheckDestroy: func(*terraform.State) error {
+					if res := emu.Resources(); !res.Empty() {
+						return fmt.Errorf("AWS resources left: %+v", res)
+					}
+					return nil
+				},
+				Steps: []resource.TestStep{{
+					Config: streamConfig(srv.URL, gcpEmu.URL(), repo+":stable", tc.withGCP),
+					Check: func(s *terraform.State) error {
+						a := s.RootModule().Resources[addr].Primary.Attributes
+						if a["disk_files.%"] != "" && a["disk_files.%"] != "0" {
+							return fmt.Errorf("disk_files recorded without a disk block: %v", a)
+						}
+						return sameDisk(srv.URL, a["aws_snapshot_ids.us-east-1"], local)
+					},
+				}},
+			})
+			seen := w.close()
+			checkTmpFiles(t, seen, tc.wantFile)
+			left, err := walkNames(watched)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) > 0 {
+				t.Errorf("left in TMPDIR after destroy: %v", left)
+			}
+		})
+	}
+}
+
+// checkTmpFiles checks what the watcher saw: the layer cache (so the
+// provider did use TMPDIR), and a disk file exactly when one is wanted.
+func checkTmpFiles(t *testing.T, seen []string, wantFile bool) {
+	t.Helper()
+	var disks []string
+	cache := false
+	for _, p := range seen {
+		if isDiskFile(p) {
+			disks = append(disks, p)
+		}
+		cache = cache || strings.HasPrefix(p, "elemental-layers-")
+	}
+	if !cache {
+		t.Fatalf("the watcher never saw the provider's layer cache in TMPDIR (saw %v): the test watched the wrong place", seen)
+	}
+	switch {
+	case wantFile && len(disks) == 0:
+		t.Errorf("no disk file seen in TMPDIR; the file path was not taken (saw %v)", seen)
+	case !wantFile && len(disks) > 0:
+		t.Errorf("a streamed build created disk files %v", disks)
+	}
+	t.Logf("seen in TMPDIR during apply and destroy: %d paths, disk files %v", len(seen), disks)
+}
+
+// isDiskFile: a build directory, or a disk file (partial or finished) of
+// any format.
+func isDiskFile(p string) bool {
+	if strings.HasPrefix(p, "elemental-image-") || strings.Contains(p, ".raw") {
+		return true
+	}
+	return slices.ContainsFunc(diskformat.Formats(), func(f diskformat.Format) bool { return strings.HasSuffix(p, f.Ext()) })
+}
+
+// localDisk builds the reference disk with installer.Run from ref with the
+// options the configuration sets, before TMPDIR is redirected, and
+// returns its path.
+func localDisk(t *testing.T, ref string) string {
+	t.Helper()
+	res, err := installer.Run(context.Background(), installer.Spec{Source: ref, Platform: "linux/amd64", OutputDir: t.TempDir(),
+		Name: "local", SourceDateEpoch: streamEpoch, Insecure: true, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Outputs[0].Path
+}
+
+// sameDisk reads the snapshot back with ListSnapshotBlocks and
+// GetSnapshotBlock and compares it with the raw disk at path block by
+// block: the blocks held equal the disk's, the others are zeros in the
+// disk, and the volume is the disk rounded up to whole GiB.
+func sameDisk(url, snap, path string) error {
+	if snap == "" {
+		return fmt.Errorf("no snapshot recorded")
+	}
+	got, vol, err := snapshotBlocks(url, snap)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if disk := (fi.Size() + (1 << 30) - 1) >> 30; vol != disk {
+		return fmt.Errorf("snapshot volume %d GiB, disk %d GiB", vol, disk)
+	}
+	zero := make([]byte, awspub.BlockSize)
+	want := make([]byte, awspub.BlockSize)
+	for i := int64(0); i*awspub.BlockSize < fi.Size(); i++ {
+		clear(want)
+		if _, err := f.ReadAt(want, i*awspub.BlockSize); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		g, ok := got[i]
+		if !ok {
+			g = zero
+		}
+		if !bytes.Equal(g, want) {
+			return fmt.Errorf("snapshot block %d (held: %v) differs from the disk installer.Run wrote", i, ok)
+		}
+		delete(got, i)
+	}
+	for i, g := range got {
+		if !bytes.Equal(g, zero) {
+			return fmt.Errorf("snapshot block %d past the end of the %d-byte disk holds data", i, fi.Size())
+		}
+	}
+	return nil
+}
+
+// snapshotBlocks reads every block a snapshot holds through the EBS direct
+// read APIs, and its volume size in GiB.
+func snapshotBlocks(url, snap string) (map[int64][]byte, int64, error) {
+	ctx := context.Background()
+	c := ebs.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMULATOR", "emulator", "")})
+	got := map[int64][]byte{}
+	var next *string
+	var vol int64
+	for {
+		list, err := c.ListSnapshotBlocks(ctx, &ebs.ListSnapshotBlocksInput{SnapshotId: &snap, NextToken: next})
+		if err != nil {
+			return nil, 0, fmt.Errorf("listing blocks of %s: %w", snap, err)
+		}
+		vol = aws.ToInt64(list.VolumeSize)
+		for _, b := range list.Blocks {
+			out, err := c.GetSnapshotBlock(ctx, &ebs.GetSnapshotBlockInput{SnapshotId: &snap, BlockIndex: b.BlockIndex, BlockToken: b.BlockToken})
+			if err != nil {
+				return nil, 0, fmt.Errorf("reading block %d of %s: %w", aws.ToInt32(b.BlockIndex), snap, err)
+			}
+			data, err := io.ReadAll(out.BlockData)
+			out.BlockData.Close()
+			if err != nil {
+				return nil, 0, fmt.Errorf("reading block %d of %s: %w", aws.ToInt32(b.BlockIndex), snap, err)
+			}
+			got[int64(aws.ToInt32(b.BlockIndex))] = data
+		}
+		if next = list.NextToken; next == nil {
+			return got, vol, nil
+		}
+	}
+}
+
+// dirWatch walks a directory every few milliseconds and records every
+// path it saw, relative to the directory.
+type dirWatch struct {
+	stop, done chan struct{}
+	mu         sync.Mutex
+	seen       map[string]bool
+	walks      int
+}
+
+func watchDir(dir string) *dirWatch {
+	w := &dirWatch{stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]bool{}}
+	go func() {
+		defer close(w.done)
+		for {
+			names, _ := walkNames(dir) // a path removed mid-walk is not an error worth stopping for
+			w.mu.Lock()
+			for _, n := range names {
+				w.seen[n] = true
+			}
+			w.walks++
+			w.mu.Unlock()
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+// close stops the watcher and returns what it saw, sorted.
+func (w *dirWatch) close() []string {
+	close(w.stop)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.seen))
+	for p := range w.seen {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// walkNames lists every path under dir, relative to it.
+func walkNames(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out, err
+}
