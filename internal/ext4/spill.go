@@ -37,6 +37,7 @@ type spill struct {
 
 const (
 	spillBuf  = 64 << 10
+	winSize   = 16 << 10
 	recHeader = 18 // prev int64, parent uint32, ino uint32, type, name length
 )
 
@@ -169,10 +170,10 @@ func (s *spill) record(off int64) (record, error) {
 	if off < s.winOff || off+recHeader > s.winOff+int64(len(s.win)) ||
 		off+recHeader+int64(s.win[off-s.winOff+recHeader-1]) > s.winOff+int64(len(s.win)) {
 		if s.win == nil {
-			s.win = make([]byte, spillBuf)
+			s.win = make([]byte, winSize)
 		}
 		end := min(off+recHeader+255, s.recEnd)
-		start := max(s.recBase, end-spillBuf)
+		start := max(s.recBase, end-winSize)
 		s.win = s.win[:cap(s.win)][:end-start]
 		if _, err := s.f.ReadAt(s.win, start); err != nil {
 			return record{}, fmt.Errorf("reading directory records from the temporary file: %w", err)

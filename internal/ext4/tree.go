@@ -15,13 +15,13 @@ import (
 type dir struct {
 	parent  int64
 	name    string           // name in the parent
-	subdirs map[string]int64 // subdirectory inodes by name
+	subdirs map[string]int64 // subdirectory inodes by name; nil when none
 	last    int64            // offset of the newest record, -1 when empty
 	creator string           // for an implicit directory: the path it was created for
 }
 
 func newDirState(parent int64, name string) *dir {
-	return &dir{parent: parent, name: name, subdirs: map[string]int64{}, last: -1}
+	return &dir{parent: parent, name: name, last: -1}
 }
 
 // pendingLink is a hardlink whose target is looked up in Close.
@@ -75,7 +75,11 @@ func (w *Writer) newDirWith(parent int64, name string, in *inode, p string) (int
 	}
 	w.mem[ino] = in
 	w.dirs = append(w.dirs, ino)
-	w.inode(parent).dir.subdirs[name] = ino
+	pd := w.inode(parent).dir
+	if pd.subdirs == nil {
+		pd.subdirs = map[string]int64{}
+	}
+	pd.subdirs[name] = ino
 	if _, err := w.link(parent, name, ino, 2); err != nil {
 		return 0, fmt.Errorf("adding %q: %w", p, err)
 	}
