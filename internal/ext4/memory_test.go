@@ -13,12 +13,12 @@ import (
 
 // TestHeapPerFile guards issue 7: a closed regular file leaves (almost)
 // nothing on the writer's heap, so memory stays flat in the number of
-// files. It adds 30 000 files in 300 directories (some with data, some
+// files. It adds 15 000 files in 150 directories (some with data, some
 // hardlinked) and measures the live heap before Close. Not parallel: the
 // measurement needs the heap to itself.
 func TestHeapPerFile(t *testing.T) {
 	needTool(t, "e2fsck")
-	const files, dirs, maxPerFile = 30000, 300, 40
+	const files, dirs, maxPerFile = 15000, 150, 40
 	for _, kind := range []ext4.Kind{ext4.KindExt2, ext4.KindExt4} {
 		t.Run(kind.String(), func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "fs.img")
