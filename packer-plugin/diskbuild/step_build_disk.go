@@ -50,12 +50,7 @@ func (s *StepBuildDisk) Run(ctx context.Context, state multistep.StateBag) multi
 	for _, w := range res.Warnings {
 		ui.Message("Warning: " + w)
 	}
-	if s.GeneratedData != nil {
-		s.GeneratedData.Put(GenSourceImageDigest, res.Digest)
-		s.GeneratedData.Put(GenGeneration, res.Generation.String())
-		s.GeneratedData.Put(GenKernelVersion, res.KernelVersion)
-		s.GeneratedData.Put(GenOSVersion, OSVersion(res.OSRelease))
-	}
+	putGenerated(s.GeneratedData, res.Digest, res.Generation.String(), res.KernelVersion, res.OSRelease)
 	ui.Say(fmt.Sprintf("Built a %d MiB %s disk from %s (toolkit %s, kernel %s) in %s",
 		res.DiskSize/MiB, res.Platform, res.Digest, res.Generation, res.KernelVersion, round(time.Since(start))))
 	return multistep.ActionContinue

@@ -11,8 +11,9 @@ import (
 // StateWorkDir holds the directory StepCreateWorkDir made.
 const StateWorkDir = "elemental_work_dir"
 
-// StepCreateWorkDir makes a temporary directory for an intermediate disk
-// that is published and then thrown away.
+// StepCreateWorkDir makes a temporary directory for what a build throws
+// away once it is published: an intermediate disk file, or, when the disk
+// is streamed (StepPrepareDisk), only the layer cache of a remote source.
 //
 // Produces:
 //

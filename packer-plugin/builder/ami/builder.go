@@ -10,6 +10,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
+	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
 	"github.com/elemental-suite/elemental/packer-plugin/diskbuild"
 )
 
@@ -39,7 +40,9 @@ func (b *Builder) Prepare(raws ...any) ([]string, []string, error) {
 	return diskbuild.GeneratedDataKeys(), warns, nil
 }
 
-// Run builds the raw disk and publishes it as an AMI.
+// Run builds the disk and publishes it as an AMI: streamed straight into
+// the snapshot with the EBS direct APIs (no disk file), or written to a raw
+// file in the work directory for the S3 import.
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
 	cfg, err := b.config.awsConfig(ctx)
 	if err != nil {
@@ -51,7 +54,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	generated := &packerbuilderdata.GeneratedData{State: state}
 	steps := []multistep.Step{
 		new(diskbuild.StepCreateWorkDir),
-		&diskbuild.StepBuildDisk{Spec: b.specs.disk, GeneratedData: generated},
+		b.diskStep(generated),
 		new(commonsteps.StepProvision),
 		&stepPublishAMI{Spec: b.specs.ami, AWS: cfg},
 	}
@@ -71,4 +74,14 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		return nil, errors.New("build published no AMI")
 	}
 	return newArtifact(res, cfg, diskbuild.Result(state), state.Get("generated_data")), nil
+}
+
+// diskStep is the step that readies the disk: with the EBS direct APIs
+// only prepared (stepPublishAMI streams it), for the S3 import written to
+// a raw file in the work directory.
+func (b *Builder) diskStep(generated *packerbuilderdata.GeneratedData) multistep.Step {
+	if b.specs.ami.ImportMethod == publishaws.ImportS3 {
+		return &diskbuild.StepBuildDisk{Spec: b.specs.disk, GeneratedData: generated}
+	}
+	return &diskbuild.StepPrepareDisk{Spec: b.specs.disk, GeneratedData: generated}
 }

@@ -216,3 +216,37 @@ func TestPrepareMapsParentSnapshot(t *testing.T) {
 		t.Errorf("ParentSnapshotID = %q", got)
 	}
 }
+
+// The EBS direct method (the default) streams a prepared disk; only the
+// S3 import builds a raw file first.
+func TestDiskStepFollowsImportMethod(t *testing.T) {
+	tests := []struct {
+		name       string
+		raw        []any
+		wantStream bool
+	}{
+		{name: "default streams", wantStream: true},
+		{name: "ebs-direct streams", raw: []any{"import_method", "ebs-direct"}, wantStream: true},
+		{name: "s3-import builds a file", raw: []any{"import_method", "s3-import", "s3_bucket", "b"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b Builder
+			if _, _, err := b.Prepare(raw(tc.raw...)); err != nil {
+				t.Fatal(err)
+			}
+			switch step := b.diskStep(nil).(type) {
+			case *diskbuild.StepPrepareDisk:
+				if !tc.wantStream {
+					t.Errorf("disk step %T, want StepBuildDisk", step)
+				}
+			case *diskbuild.StepBuildDisk:
+				if tc.wantStream {
+					t.Errorf("disk step %T, want StepPrepareDisk", step)
+				}
+			default:
+				t.Errorf("disk step %T", step)
+			}
+		})
+	}
+}

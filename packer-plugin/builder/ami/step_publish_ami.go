@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/elemental-suite/elemental/internal/inspect"
 	"github.com/elemental-suite/elemental/internal/installer"
 	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
 	"github.com/elemental-suite/elemental/packer-plugin/diskbuild"
@@ -24,41 +25,39 @@ const stateAMIs = "elemental_amis"
 // publishResult is what stepPublishAMI made.
 type publishResult = publishaws.Result
 
-// stepPublishAMI uploads the raw disk of StepBuildDisk and registers it.
+// stepPublishAMI publishes the disk as an AMI: the *installer.Prepared
+// of StepPrepareDisk streamed block by block (EBS direct, no disk file), or
+// else the raw disk file of StepBuildDisk.
 //
 // Produces:
 //
 //	stateAMIs *publishaws.Result
+//	diskbuild.StateResult *installer.Result (when streamed)
 type stepPublishAMI struct {
 	Spec publishaws.Spec
 	AWS  awssdk.Config
-	// Publish and Delete replace the publisher in tests.
-	Publish func(context.Context, awssdk.Config, string, publishaws.Spec, func(publishaws.Event)) (*publishaws.Result, error)
-	Delete  func(context.Context, awssdk.Config, *publishaws.Result, bool) error
+	// Publish, PublishSource and Delete replace the publisher in tests.
+	Publish       func(context.Context, awssdk.Config, string, publishaws.Spec, func(publishaws.Event)) (*publishaws.Result, error)
+	PublishSource func(context.Context, awssdk.Config, publishaws.Source, publishaws.Spec, func(publishaws.Event)) (*publishaws.Result, error)
+	Delete        func(context.Context, awssdk.Config, *publishaws.Result, bool) error
 }
 
 var _ multistep.Step = (*stepPublishAMI)(nil)
 
 func (s *stepPublishAMI) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := diskbuild.UI(state)
-	disk := diskbuild.Result(state)
-	if disk == nil || len(disk.Outputs) == 0 {
-		return diskbuild.Halt(state, fmt.Errorf("publishing the AMI: no disk was built"))
-	}
-	publish := s.Publish
-	if publish == nil {
-		publish = publishaws.Publish
-	}
 	spec := s.Spec
-	spec.Provenance = provenance(disk)
 	spec.SuiteVersion = "packer-plugin-elemental " + version.PluginVersion.FormattedVersion()
 	start := time.Now()
-	ui.Say(fmt.Sprintf("Publishing %s as AMI %q in %s...", filepath.Base(disk.Outputs[0].Path), spec.Name, region(spec, s.AWS)))
-	p := &amiProgress{ui: ui}
-	res, err := publish(ctx, s.AWS, disk.Outputs[0].Path, spec, p.event)
-	p.close()
+	var res *publishaws.Result
+	var err error
+	if p := diskbuild.Prepared(state); p != nil {
+		res, err = s.stream(ctx, state, p, spec)
+	} else {
+		res, err = s.publishFile(ctx, state, spec)
+	}
 	if err != nil {
-		return diskbuild.Halt(state, fmt.Errorf("publishing AMI %q: %w", spec.Name, err))
+		return diskbuild.Halt(state, err)
 	}
 	state.Put(stateAMIs, res)
 	ui.Say(fmt.Sprintf("Published %s (%d MiB uploaded) in %s", amiList(res.AMIs), res.BytesUploaded/diskbuild.MiB,
@@ -68,6 +67,57 @@ func (s *stepPublishAMI) Run(ctx context.Context, state multistep.StateBag) mult
 			res.BlocksInherited, res.BytesSaved/diskbuild.MiB))
 	}
 	return multistep.ActionContinue
+}
+
+// stream publishes the prepared disk through the EBS direct APIs: the
+// core writes it block by block into the snapshot, no disk file is made.
+// The build's result, known once the stream ends, goes to StateResult.
+func (s *stepPublishAMI) stream(ctx context.Context, state multistep.StateBag, p *installer.Prepared, spec publishaws.Spec) (*publishaws.Result, error) {
+	ui := diskbuild.UI(state)
+	in := p.Inspection()
+	spec.Provenance = provenance(in.Source, in.Digest, in.Report.Generation, in.Report.KernelVersion)
+	publish := s.PublishSource
+	if publish == nil {
+		publish = publishaws.PublishSource
+	}
+	ui.Say(fmt.Sprintf("Publishing the disk of %s as AMI %q in %s...", p.Name(), spec.Name, region(spec, s.AWS)))
+	prog := &amiProgress{ui: ui, streaming: true}
+	res, err := publish(ctx, s.AWS, p, spec, prog.event)
+	prog.close()
+	if err != nil {
+		return nil, fmt.Errorf("publishing AMI %q: %w", spec.Name, err)
+	}
+	disk := p.Result()
+	if disk == nil {
+		return nil, fmt.Errorf("publishing AMI %q: the disk of %s was never streamed", spec.Name, p.Name())
+	}
+	state.Put(diskbuild.StateResult, disk)
+	if st := disk.Streamed; st != nil {
+		ui.Message(fmt.Sprintf("Streamed %d blocks of %d MiB disk, at most %d held in memory", st.Emitted, disk.DiskSize/diskbuild.MiB, st.PeakPartial))
+	}
+	return res, nil
+}
+
+// publishFile uploads the raw disk file StepBuildDisk wrote.
+func (s *stepPublishAMI) publishFile(ctx context.Context, state multistep.StateBag, spec publishaws.Spec) (*publishaws.Result, error) {
+	disk := diskbuild.Result(state)
+	if disk == nil || len(disk.Outputs) == 0 {
+		return nil, fmt.Errorf("publishing the AMI: no disk was built")
+	}
+	spec.Provenance = provenance(disk.Source, disk.Digest, disk.Generation, disk.KernelVersion)
+	publish := s.Publish
+	if publish == nil {
+		publish = publishaws.Publish
+	}
+	ui := diskbuild.UI(state)
+	ui.Say(fmt.Sprintf("Publishing %s as AMI %q in %s...", filepath.Base(disk.Outputs[0].Path), spec.Name, region(spec, s.AWS)))
+	prog := &amiProgress{ui: ui}
+	res, err := publish(ctx, s.AWS, disk.Outputs[0].Path, spec, prog.event)
+	prog.close()
+	if err != nil {
+		return nil, fmt.Errorf("publishing AMI %q: %w", spec.Name, err)
+	}
+	return res, nil
 }
 
 // Cleanup deletes the AMIs and snapshots when a later step failed or the
@@ -98,16 +148,15 @@ func region(spec publishaws.Spec, cfg awssdk.Config) string {
 }
 
 // provenance tags every AMI and snapshot with where it came from.
-func provenance(r *installer.Result) map[string]string {
-	src := r.Source
-	if len(src) > 256 {
-		src = src[:256]
+func provenance(source, digest string, gen inspect.Generation, kernel string) map[string]string {
+	if len(source) > 256 {
+		source = source[:256]
 	}
 	return map[string]string{
-		tagSource:        src,
-		tagSourceDigest:  r.Digest,
-		tagGeneration:    r.Generation.String(),
-		tagKernelVersion: r.KernelVersion,
+		tagSource:        source,
+		tagSourceDigest:  digest,
+		tagGeneration:    gen.String(),
+		tagKernelVersion: kernel,
 	}
 }
 
@@ -123,13 +172,24 @@ func amiList(amis map[string]string) string {
 }
 
 // amiProgress shows upload bytes as a bar and the other stages as lines.
+// A streamed disk has no bar (its data size is unknown until it is
+// written): a line every few seconds says how much went up.
 type amiProgress struct {
-	ui  packersdk.Ui
-	bar *diskbuild.Bar
+	ui        packersdk.Ui
+	streaming bool
+	bar       *diskbuild.Bar
+	last      time.Time
 }
 
 func (p *amiProgress) event(e publishaws.Event) {
-	if e.Stage == "upload" {
+	switch {
+	case e.Stage == "upload" && p.streaming:
+		if time.Since(p.last) >= 5*time.Second {
+			p.last = time.Now()
+			p.ui.Message(fmt.Sprintf("%d MiB streamed to %s", e.Done/diskbuild.MiB, e.ID))
+		}
+		return
+	case e.Stage == "upload":
 		if p.bar == nil && e.Total > 0 {
 			p.ui.Message(fmt.Sprintf("Uploading %d MiB to %s", e.Total/diskbuild.MiB, e.ID))
 			p.bar = diskbuild.NewBar(p.ui, e.ID, e.Total)
@@ -137,6 +197,10 @@ func (p *amiProgress) event(e publishaws.Event) {
 		if p.bar != nil {
 			p.bar.Set(e.Done)
 		}
+		return
+	case e.Stage == "snapshot" && p.streaming:
+		p.last = time.Now()
+		p.ui.Message(fmt.Sprintf("Streaming the disk to snapshot %s in %s (no local disk file)", e.ID, e.Region))
 		return
 	}
 	p.close()

@@ -1,0 +1,131 @@
+package ami_test
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elemental-suite/elemental/acctest/awsemu"
+	"github.com/elemental-suite/elemental/internal/diskformat"
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	"github.com/elemental-suite/elemental/internal/installer"
+)
+
+// derivative writes the v2 test derivative as an OCI layout and returns
+// its reference.
+func derivative(t *testing.T) string {
+	t.Helper()
+	img, err := imagetest.Image(imagetest.Derivative(2, "1.2.3")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	if err := imagetest.WriteLayout(dir, img, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return "oci-layout:" + dir + ":test"
+}
+
+// reference is a disk built locally with installer.Run.
+type reference struct {
+	res  *installer.Result
+	disk []byte
+}
+
+// referenceDisk builds src with the options the builder tests give the
+// builder, into a raw file it reads back.
+func referenceDisk(t *testing.T, src string) *reference {
+	t.Helper()
+	spec := installer.Spec{Source: src, SourceDateEpoch: epoch, OutputDir: t.TempDir(), Name: "reference",
+		Formats: []diskformat.Format{diskformat.Raw}, Sizes: installer.Sizes{Recovery: 64 << 20, State: 64 << 20}}
+	res, err := installer.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("reference build: %v", err)
+	}
+	disk, err := os.ReadFile(res.Outputs[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(res.Outputs[0].Path); err != nil {
+		t.Fatal(err)
+	}
+	return &reference{res: res, disk: disk}
+}
+
+// emulator serves an AWS emulator (with bucket bkt) that the SDK reaches
+// through the AWS_* environment. Before every PUT (an EBS block, an S3
+// part) it looks for raw disks under dir; watch returns those seen and
+// the number of PUTs.
+func emulator(t *testing.T, dir string) (emu *awsemu.Emulator, watch func() ([]string, int)) {
+	t.Helper()
+	emu = awsemu.New(awsemu.Options{Delay: 10 * time.Millisecond})
+	emu.CreateBucket("bkt")
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	puts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			found := rawFiles(t, dir)
+			mu.Lock()
+			puts++
+			for _, f := range found {
+				seen[f] = true
+			}
+			mu.Unlock()
+		}
+		emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for _, kv := range awsemu.Env(srv.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	return emu, func() ([]string, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for f := range seen {
+			out = append(out, f)
+		}
+		return out, puts
+	}
+}
+
+// rawFiles lists the files under dir whose name says raw disk (finished
+// or partial).
+func rawFiles(t *testing.T, dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error { //nolint:errcheck // files vanish while a build runs
+		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".raw") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// syncBuffer is the UI's output, written by several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
