@@ -97,9 +97,11 @@ type Config struct {
 	// disk does not are written as zeros. The encryption must match the
 	// parent's.
 	ParentSnapshotID string `mapstructure:"parent_snapshot_id" required:"false"`
-	// `ebs-direct` (default: blocks go straight into a snapshot through the
-	// EBS direct APIs, no bucket or vmimport role needed) or `s3-import`
-	// (upload to `s3_bucket`, then ImportSnapshot).
+	// `ebs-direct` (default: the disk is streamed, block by block as the
+	// core writes it, straight into a snapshot through the EBS direct APIs;
+	// no disk file is written and no bucket or vmimport role is needed) or
+	// `s3-import` (the raw disk is written to a temporary directory,
+	// uploaded to `s3_bucket`, then imported with ImportSnapshot).
 	ImportMethod string `mapstructure:"import_method" required:"false"`
 	// Bucket for `import_method = "s3-import"`; the object is deleted
 	// after the import.
