@@ -15,37 +15,43 @@ const (
 
 // Close waits for the data, writes the inode, directory, fragment, id and
 // xattr tables after it, then the superblock, and pads the image with
-// zeros to a multiple of 4 KiB. It returns that padded size.
+// zeros to a multiple of 4 KiB. It returns that padded size. It removes
+// the spill file, also after an error.
 func (w *Writer) Close() (size int64, err error) {
 	if w.closed {
 		return 0, ErrClosed
 	}
 	w.closed = true
+	defer func() {
+		if cerr := w.spill.close(); cerr != nil && err == nil {
+			size, err = 0, cerr
+		}
+	}()
 	if w.open != nil {
 		err = fmt.Errorf("closing squashfs image: file %q is still open", w.open.path)
 	}
 	if err == nil && w.failure == nil {
-		err = w.flushFragment()
+		err = cmp.Or(w.flushFragment(), w.flushBatch())
 	}
 	dataEnd, perr := w.pipe.finish()
 	if err = cmp.Or(w.failure, err, perr); err != nil {
 		return 0, err
 	}
-	if err := w.resolveLinks(); err != nil {
+	l, err := w.resolveLinks()
+	if err != nil {
 		return 0, err
 	}
-	// Nothing looks a path up after this; the map is ~4 MiB per hundred
-	// thousand entries (issue 7: peak RSS).
-	w.nodes, w.hardlinks = nil, nil
-	order := postorder(w.root)
+	// Nothing looks a path up after this (issue 7: peak RSS).
+	w.dirIdx, w.hardlinks = nil, nil
+	if err := w.number(&l); err != nil {
+		return 0, err
+	}
 	b := &builder{
 		inodes: newMetaWriter(w.meta), dirs: newMetaWriter(w.meta),
-		idIdx: map[uint32]uint16{}, count: uint32(len(order)),
+		idIdx: map[uint32]uint16{}, count: w.dirs[0].ino,
 	}
-	for _, n := range order {
-		if err := b.writeInode(n); err != nil {
-			return 0, fmt.Errorf("writing inode table: %w", err)
-		}
+	if err := w.writeDir(b, &l, 0); err != nil {
+		return 0, fmt.Errorf("writing inode table: %w", err)
 	}
 	return w.writeTables(b, dataEnd)
 }
@@ -95,7 +101,7 @@ func (w *Writer) writeTables(b *builder, dataEnd int64) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("writing directory table: %w", err)
 	}
-	sb := superblock{inodes: b.count, root: w.root.ref, ids: uint16(len(b.ids)), frags: uint32(len(w.frags))}
+	sb := superblock{inodes: b.count, root: w.dirs[0].ref, ids: uint16(len(b.ids)), frags: uint32(len(w.frags))}
 	sb.inodeTable = o.write(inodes)
 	sb.dirTable = o.write(dirs)
 	var frags le

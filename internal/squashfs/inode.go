@@ -43,6 +43,7 @@ type builder struct {
 	ids    []uint32
 	idIdx  map[uint32]uint16
 	count  uint32 // inodes in the image
+	last   uint32 // the number of the last inode written
 }
 
 func (b *builder) id(v uint32) (uint16, error) {
@@ -59,87 +60,78 @@ func (b *builder) id(v uint32) (uint16, error) {
 }
 
 // header encodes the common inode header with type t.
-func (b *builder) header(n *node, t uint16) (le, error) {
-	uid, err := b.id(n.uid)
+func (b *builder) header(t, mode uint16, uid, gid, mtime, ino uint32) (le, error) {
+	u, err := b.id(uid)
 	if err != nil {
 		return nil, err
 	}
-	gid, err := b.id(n.gid)
+	g, err := b.id(gid)
 	if err != nil {
 		return nil, err
 	}
-	return le(nil).u16(t).u16(n.mode).u16(uid).u16(gid).u32(n.mtime).u32(n.ino), nil
+	return le(nil).u16(t).u16(mode).u16(u).u16(g).u32(mtime).u32(ino), nil
 }
 
-// writeInode appends n's inode (and, for a directory, its listing) to
-// the tables and records n.ref.
-func (b *builder) writeInode(n *node) error {
-	if n.typ() == rootfs.TypeDir {
-		return b.writeDir(n)
+// next returns the number of the inode to write next, which must be
+// want when want is not zero (numbers given out by Writer.number).
+func (b *builder) next(want uint32) (uint32, error) {
+	b.last++
+	if want != 0 && b.last != want {
+		return 0, fmt.Errorf("inode %d written as number %d", want, b.last)
 	}
-	t := basicType(n.typ())
-	ext := n.xattr != noXattr
-	if n.typ() == rootfs.TypeReg {
-		f := n.file
-		ext = ext || n.nlink > 0 || f.sparse > 0 || f.size > 1<<32-1 || f.start > 1<<32-1
+	return b.last, nil
+}
+
+// writeInode appends the inode of r numbered ino, which links hardlinks
+// point to, and returns its reference.
+func (b *builder) writeInode(r *record, ino, links uint32) (uint64, error) {
+	t := basicType(r.typ)
+	ext := r.xattr != noXattr
+	if r.typ == rootfs.TypeReg {
+		ext = ext || links > 0 || r.sparse > 0 || r.size > 1<<32-1 || r.start > 1<<32-1
 	}
 	if ext {
 		t += inoExt
 	}
-	rec, err := b.header(n, t)
+	rec, err := b.header(t, r.mode, r.uid, r.gid, r.mtime, ino)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	nlink := n.nlink + 1
-	switch n.typ() {
+	nlink := links + 1
+	switch r.typ {
 	case rootfs.TypeReg:
-		f := n.file
 		if ext {
-			rec = rec.u64(uint64(f.start)).u64(uint64(f.size)).u64(uint64(f.sparse)).u32(nlink).u32(f.fragIdx).u32(f.fragOff).u32(n.xattr)
+			rec = rec.u64(uint64(r.start)).u64(uint64(r.size)).u64(uint64(r.sparse)).u32(nlink).u32(r.fragIdx).u32(r.fragOff).u32(r.xattr)
 		} else {
-			rec = rec.u32(uint32(f.start)).u32(f.fragIdx).u32(f.fragOff).u32(uint32(f.size))
-		}
-		for _, s := range f.blocks {
-			rec = rec.u32(s)
+			rec = rec.u32(uint32(r.start)).u32(r.fragIdx).u32(r.fragOff).u32(uint32(r.size))
 		}
 	case rootfs.TypeSymlink:
-		rec = rec.u32(nlink).u32(uint32(len(n.target))).str(n.target)
+		rec = rec.u32(nlink).u32(uint32(len(r.target)))
+		rec = append(rec, r.target...)
 	case rootfs.TypeChar, rootfs.TypeBlock:
-		rec = rec.u32(nlink).u32(n.rdev)
+		rec = rec.u32(nlink).u32(r.rdev)
 	default:
 		rec = rec.u32(nlink)
 	}
-	if ext && n.typ() != rootfs.TypeReg {
-		rec = rec.u32(n.xattr)
+	if ext && r.typ != rootfs.TypeReg {
+		rec = rec.u32(r.xattr)
 	}
-	n.ref = b.inodes.ref()
-	_, err = b.inodes.Write(rec)
-	return err
+	ref := b.inodes.ref()
+	b.inodes.Write(rec)
+	_, err = b.inodes.Write(r.blocks)
+	return ref, err
 }
 
-// writeDir writes d's listing, then its inode.
-func (b *builder) writeDir(d *node) error {
-	l, err := b.listing(d)
-	if err != nil {
-		return err
-	}
-	nlink := uint32(2)
-	for _, c := range d.dir.children {
-		if c.typ() == rootfs.TypeDir {
-			nlink++
-		}
-	}
-	parent := b.count + 1 // the root's parent, as mksquashfs writes it
-	if d.dir.parent != nil {
-		parent = d.dir.parent.ino
-	}
+// writeDirInode writes d's inode, whose listing is l, with nlink links
+// and parent directory inode parent.
+func (b *builder) writeDirInode(d *dirNode, l listing, nlink, parent uint32) error {
 	size := l.size + 3 // "." and ".." are implicit
 	ext := d.xattr != noXattr || len(l.index) > 0 || size > 0xFFFF
 	t := uint16(inoDir)
 	if ext {
 		t += inoExt
 	}
-	rec, err := b.header(d, t)
+	rec, err := b.header(t, d.mode, d.uid, d.gid, d.mtime, d.ino)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,11 @@ type Options struct {
 	// Workers is the number of parallel compression workers; zero or
 	// less means runtime.NumCPU(). The output does not depend on it.
 	Workers int
+	// TempDir is where the Writer keeps its spill file of entries
+	// (about 70 bytes per entry, plus 4 per full data block) until
+	// Close; empty means os.TempDir(). The file is unlinked as soon as
+	// it is created, or else removed by Close.
+	TempDir string
 }
 
 // withDefaults fills zero fields and validates the rest.

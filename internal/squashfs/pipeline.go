@@ -21,6 +21,9 @@ type job struct {
 	// place runs on the writer goroutine, in submission order, with the
 	// block's image offset and its block-list size word.
 	place func(start int64, size uint32)
+	// run, for a job without a block, runs on the writer goroutine once
+	// every block submitted before it is placed.
+	run func() error
 }
 
 // pipeline compresses blocks on several workers and writes them in
@@ -115,6 +118,9 @@ func (p *pipeline) write(j *job) error {
 	if p.failed() != nil {
 		return nil
 	}
+	if j.run != nil {
+		return j.run()
+	}
 	if j.sparse {
 		j.place(p.off, 0)
 		return nil
@@ -159,6 +165,18 @@ func (p *pipeline) submit(data []byte, sparse bool, place func(int64, uint32)) e
 		return nil
 	}
 	p.work <- j
+	return nil
+}
+
+// after queues run to be called on the writer goroutine after every
+// block submitted so far has been placed.
+func (p *pipeline) after(run func() error) error {
+	if err := p.failed(); err != nil {
+		return err
+	}
+	j := &job{run: run, done: make(chan struct{})}
+	close(j.done)
+	p.order <- j
 	return nil
 }
 

@@ -3,7 +3,6 @@ package squashfs
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/elemental-suite/elemental/internal/rootfs"
@@ -15,202 +14,142 @@ const maxNameLen = 256
 // noXattr is the xattr index of an inode without xattrs.
 const noXattr = 0xFFFFFFFF
 
-// node is one directory entry of the image being built. One lives per
-// entry for the whole build, so the fields are ordered to pack into 96
-// bytes: what only directories need sits behind dir, and the type is
-// kept in a byte.
-type node struct {
-	name     string
-	target   string    // symlink target; hardlink target path
-	dir      *dirNode  // directories
-	file     *fileData // regular files
-	link     *node     // hardlinks: the resolved target
-	ref      uint64    // inode reference, filled in Close
+// dirNode is a directory of the image being built. Directories stay in
+// memory (they are a small share of the entries); every other entry is a
+// record in the spill file and a child of its directory.
+type dirNode struct {
+	name     string // a copy, so that no caller's path is kept alive
+	children []child
+	ref      uint64 // inode reference, filled in Close
+	parent   uint32 // index in Writer.dirs; the root's is 0
+	ino      uint32 // inode number, filled in Close
 	uid, gid uint32
 	mtime    uint32
 	xattr    uint32
-	rdev     uint32 // devices
-	nlink    uint32 // filled in Close
-	ino      uint32 // inode number, filled in Close
 	mode     uint16
-	t        uint8 // rootfs.Type
-	explicit bool  // an entry for it arrived (directories may be implicit)
+	explicit bool // an entry for it arrived (directories may be implicit)
 }
 
-// dirNode is what a directory node has beyond a node.
-type dirNode struct {
-	parent   *node // nil for the root
-	children []*node
+// newDir appends a directory with the defaults of an implicit one and
+// returns its index.
+func (w *Writer) newDir(name string, parent uint32) (uint32, error) {
+	i := uint32(len(w.dirs))
+	if child(i)&dirBit != 0 {
+		return 0, fmt.Errorf("more than %d directories", dirBit)
+	}
+	w.dirs = append(w.dirs, dirNode{name: name, parent: parent, mode: 0o755, mtime: unixTime(w.opts.Time), xattr: noXattr})
+	if i != 0 {
+		w.dirs[parent].children = append(w.dirs[parent].children, dirChild(i))
+	}
+	return i, nil
 }
 
-func (n *node) typ() rootfs.Type { return rootfs.Type(n.t) }
-
-// fileData is what a regular file's inode needs to know about its data.
-// start and blocks are filled on the pipeline's writer goroutine and read
-// only after the pipeline has finished.
-type fileData struct {
-	size    int64
-	start   int64
-	blocks  []uint32
-	sparse  int64
-	fragIdx uint32
-	fragOff uint32
-}
-
-// setMeta copies an entry's metadata into n.
-func (w *Writer) setMeta(n *node, e *rootfs.Entry) error {
-	n.t = uint8(e.Type)
-	n.mode = uint16(e.Mode & rootfs.ModePerm)
-	n.uid, n.gid = e.UID, e.GID
-	n.mtime = unixTime(e.ModTime)
-	n.explicit = true
+// setDirMeta copies a directory entry's metadata into d.
+func (w *Writer) setDirMeta(d *dirNode, e *rootfs.Entry) error {
 	x, err := w.xattrs.add(e)
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", e.Path, err)
 	}
-	n.xattr = x
+	d.mode = uint16(e.Mode & rootfs.ModePerm)
+	d.uid, d.gid = e.UID, e.GID
+	d.mtime = unixTime(e.ModTime)
+	d.xattr = x
+	d.explicit = true
 	return nil
 }
 
-func (w *Writer) implicitDir(name string, parent *node) *node {
-	return &node{name: name, t: uint8(rootfs.TypeDir), mode: 0o755, mtime: unixTime(w.opts.Time), xattr: noXattr, dir: &dirNode{parent: parent}}
-}
-
-// insert places e in the tree and returns its node with e's metadata.
-func (w *Writer) insert(e *rootfs.Entry) (*node, error) {
+// insert places e in the tree. A directory is complete when it returns
+// done; for any other entry it returns the index of its parent
+// directory. Duplicate names among the entries of a directory that are
+// not directories are found in Close, where the names are read back.
+func (w *Writer) insert(e *rootfs.Entry) (parent uint32, done bool, err error) {
 	if e.Path == "." {
 		if e.Type != rootfs.TypeDir {
-			return nil, fmt.Errorf("root entry \".\" is a %v, not a directory", e.Type)
+			return 0, false, fmt.Errorf("root entry \".\" is a %v, not a directory", e.Type)
 		}
-		if w.root.explicit {
-			return nil, fmt.Errorf("duplicate entry %q", e.Path)
+		if w.dirs[0].explicit {
+			return 0, false, fmt.Errorf("duplicate entry %q", e.Path)
 		}
-		return w.root, w.setMeta(w.root, e)
+		return 0, true, w.setDirMeta(&w.dirs[0], e)
 	}
 	if strings.IndexByte(e.Path, 0) >= 0 {
-		return nil, fmt.Errorf("name %q contains a NUL byte", e.Path)
+		return 0, false, fmt.Errorf("name %q contains a NUL byte", e.Path)
 	}
 	if len(e.Name()) > maxNameLen {
-		return nil, fmt.Errorf("entry %q: name longer than %d bytes", e.Path, maxNameLen)
+		return 0, false, fmt.Errorf("entry %q: name longer than %d bytes", e.Path, maxNameLen)
 	}
-	if n, ok := w.nodes[e.Path]; ok {
-		if n.explicit {
-			return nil, fmt.Errorf("duplicate entry %q", e.Path)
+	if i, ok := w.dirIdx[e.Path]; ok {
+		if w.dirs[i].explicit {
+			return 0, false, fmt.Errorf("duplicate entry %q", e.Path)
 		}
 		if e.Type != rootfs.TypeDir {
-			return nil, fmt.Errorf("entry %q is a %v but earlier entries are inside it", e.Path, e.Type)
+			return 0, false, fmt.Errorf("entry %q is a %v but earlier entries are inside it", e.Path, e.Type)
 		}
-		return n, w.setMeta(n, e)
+		return 0, true, w.setDirMeta(&w.dirs[i], e)
 	}
-	parent, err := w.dir(e.Dir())
+	parent, err = w.dir(e.Dir())
 	if err != nil {
-		return nil, fmt.Errorf("entry %q: %w", e.Path, err)
+		return 0, false, fmt.Errorf("entry %q: %w", e.Path, err)
 	}
-	n := &node{name: e.Name()}
-	if e.Type == rootfs.TypeDir {
-		n.dir = &dirNode{parent: parent}
+	if e.Type != rootfs.TypeDir {
+		return parent, false, nil
 	}
-	if err := w.setMeta(n, e); err != nil {
-		return nil, err
+	p := strings.Clone(e.Path)
+	i, err := w.newDir(path.Base(p), parent)
+	if err != nil {
+		return 0, false, err
 	}
-	parent.dir.children = append(parent.dir.children, n)
-	w.nodes[e.Path] = n
-	return n, nil
+	w.dirIdx[p] = i
+	return 0, true, w.setDirMeta(&w.dirs[i], e)
 }
 
 // dir returns the directory at p, creating it and its parents if needed.
-func (w *Writer) dir(p string) (*node, error) {
+func (w *Writer) dir(p string) (uint32, error) {
 	if p == "." {
-		return w.root, nil
+		return 0, nil
 	}
-	if n, ok := w.nodes[p]; ok {
-		if n.typ() != rootfs.TypeDir {
-			return nil, fmt.Errorf("parent %q is a %v, not a directory", p, n.typ())
-		}
-		return n, nil
+	if i, ok := w.dirIdx[p]; ok {
+		return i, nil
 	}
 	if len(path.Base(p)) > maxNameLen {
-		return nil, fmt.Errorf("directory %q: name longer than %d bytes", p, maxNameLen)
+		return 0, fmt.Errorf("directory %q: name longer than %d bytes", p, maxNameLen)
 	}
 	parent, err := w.dir(path.Dir(p))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	n := w.implicitDir(path.Base(p), parent)
-	parent.dir.children = append(parent.dir.children, n)
-	w.nodes[p] = n
-	return n, nil
+	p = strings.Clone(p)
+	i, err := w.newDir(path.Base(p), parent)
+	if err != nil {
+		return 0, err
+	}
+	w.dirIdx[p] = i
+	return i, nil
 }
 
-// hardlink is a hardlink entry waiting for Close to resolve its target.
-type hardlink struct {
-	path string
-	n    *node
-}
-
-// resolveLinks points every hardlink at its final target and counts
-// links. Chains (a hardlink to a hardlink) are followed.
-func (w *Writer) resolveLinks() error {
-	for _, h := range w.hardlinks {
-		t, err := w.linkTarget(h)
-		if err != nil {
-			return err
+// dirPath returns the path of directory d, for error messages.
+func (w *Writer) dirPath(d uint32) string {
+	if d == 0 {
+		return "."
+	}
+	var parts []string
+	for ; d != 0; d = w.dirs[d].parent {
+		parts = append(parts, w.dirs[d].name)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteString(parts[i])
+		if i > 0 {
+			b.WriteByte('/')
 		}
-		h.n.link = t
-		t.nlink++
 	}
-	return nil
+	return b.String()
 }
 
-func (w *Writer) linkTarget(h hardlink) (*node, error) {
-	cur := h.n
-	for range len(w.hardlinks) + 1 {
-		t, ok := w.nodes[cur.target]
-		if !ok {
-			return nil, fmt.Errorf("hardlink %q points to %q, which is not in the image", h.path, cur.target)
-		}
-		switch t.typ() {
-		case rootfs.TypeHardlink:
-			cur = t
-			continue
-		case rootfs.TypeDir:
-			return nil, fmt.Errorf("hardlink %q points to directory %q", h.path, cur.target)
-		}
-		return t, nil
+// joinPath returns the path of the entry name in directory d.
+func (w *Writer) joinPath(d uint32, name []byte) string {
+	if d == 0 {
+		return string(name)
 	}
-	return nil, fmt.Errorf("hardlink %q: loop of hardlinks through %q", h.path, h.n.target)
-}
-
-// inode returns the node that owns the inode n's directory entry refers to.
-func inode(n *node) *node {
-	if n.typ() == rootfs.TypeHardlink {
-		return n.link
-	}
-	return n
-}
-
-// postorder sorts every directory, numbers the inodes in the order they
-// are written and returns them in that order: each directory's entries
-// (recursively) before the directory itself, a hardlinked inode where it
-// is first met, the root last.
-func postorder(root *node) []*node {
-	var order []*node
-	var walk func(d *node)
-	walk = func(d *node) {
-		sort.Slice(d.dir.children, func(i, j int) bool { return d.dir.children[i].name < d.dir.children[j].name })
-		for _, c := range d.dir.children {
-			in := inode(c)
-			switch {
-			case in.typ() == rootfs.TypeDir:
-				walk(in)
-			case in.ino == 0:
-				order = append(order, in)
-				in.ino = uint32(len(order))
-			}
-		}
-		order = append(order, d)
-		d.ino = uint32(len(order))
-	}
-	walk(root)
-	return order
+	return w.dirPath(d) + "/" + string(name)
 }

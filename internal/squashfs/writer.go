@@ -2,9 +2,11 @@ package squashfs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/elemental-suite/elemental/internal/rootfs"
 )
@@ -24,16 +26,23 @@ var ErrClosed = errors.New("squashfs writer is closed")
 
 // Writer streams a squashfs 4.0 image into an io.WriterAt, starting at
 // offset 0. Entries are given with Add; Close writes the tables and the
-// superblock. Close must be called, also after an error, to stop the
-// compression workers. A Writer is not safe for concurrent use.
+// superblock. Every byte of the image is written once: the data blocks in
+// order as they come, then the tables and the superblock in Close.
+// Entries other than directories wait for Close in a temporary spill file
+// (see Options.TempDir), so the memory a Writer holds grows by a few
+// bytes per entry. Close must be called, also after an error, to stop the
+// compression workers and remove the spill file. A Writer is not safe for
+// concurrent use.
 type Writer struct {
-	opts  Options
-	w     io.WriterAt
-	pipe  *pipeline
-	meta  compressor // for metadata tables, used on the caller's goroutine
-	zero  []byte     // one block of zeros, to spot sparse blocks
-	root  *node
-	nodes map[string]*node
+	opts   Options
+	w      io.WriterAt
+	pipe   *pipeline
+	meta   compressor // for metadata tables, used on the caller's goroutine
+	zero   []byte     // one block of zeros, to spot sparse blocks
+	dirs   []dirNode  // the root first
+	dirIdx map[string]uint32
+	spill  *spill
+	batch  batch
 
 	hardlinks []hardlink
 	xattrs    xattrTable
@@ -63,13 +72,19 @@ func New(w io.WriterAt, opts Options) (*Writer, error) {
 		w:      w,
 		meta:   meta,
 		zero:   make([]byte, opts.BlockSize),
-		nodes:  map[string]*node{},
+		dirIdx: map[string]uint32{},
+		batch:  batch{buf: make(le, 0, batchSize)},
 		xattrs: xattrTable{kv: newMetaWriter(meta), seen: map[string]uint32{}},
 	}
-	sw.root = sw.implicitDir("", nil)
+	if _, err := sw.newDir("", 0); err != nil {
+		return nil, err
+	}
+	if sw.spill, err = newSpill(opts.TempDir); err != nil {
+		return nil, err
+	}
 	sw.pipe, err = newPipeline(w, superblockSize, opts)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, sw.spill.close())
 	}
 	sw.frag = sw.pipe.buf()
 	return sw, nil
@@ -87,38 +102,100 @@ func (w *Writer) Add(e *rootfs.Entry) (io.WriteCloser, error) {
 	if w.open != nil {
 		return nil, fmt.Errorf("adding %q: file %q is still open", e.Path, w.open.path)
 	}
-	n, err := w.insert(e)
+	rdev, err := check(e)
 	if err != nil {
 		return nil, err
 	}
+	parent, done, err := w.insert(e)
+	if err != nil || done {
+		return nil, err
+	}
+	x, err := w.xattrs.add(e)
+	if err != nil {
+		return nil, fmt.Errorf("entry %q: %w", e.Path, err)
+	}
+	var nblocks int64
+	if e.Type == rootfs.TypeReg {
+		nblocks = e.Size / int64(w.opts.BlockSize)
+	}
+	n := recLen(e, nblocks)
+	c, err := w.reserve(n)
+	if err != nil {
+		return nil, fmt.Errorf("entry %q: %w", e.Path, err)
+	}
+	pos := len(w.batch.buf)
+	w.batch.buf = appendRecord(w.batch.buf, e, x, rdev, n)
+	w.dirs[parent].children = append(w.dirs[parent].children, c)
 	switch e.Type {
-	case rootfs.TypeDir:
 	case rootfs.TypeReg:
-		if e.Size < 0 {
-			return nil, fmt.Errorf("file %q: negative size %d", e.Path, e.Size)
+		fw := &fileWriter{w: w, path: e.Path, size: e.Size, pos: w.batch.base + int64(pos+recHeader+len(e.Name())+8)}
+		if nblocks > 0 {
+			fw.blocks = &fileBlocks{sizes: make([]uint32, nblocks)}
+			w.batch.patches = append(w.batch.patches, patch{pos: int(fw.pos - w.batch.base), f: fw.blocks})
 		}
-		nblocks := e.Size / int64(w.opts.BlockSize)
-		n.file = &fileData{size: e.Size, blocks: make([]uint32, nblocks), fragIdx: noFragment}
-		w.open = &fileWriter{w: w, path: e.Path, f: n.file}
-		return w.open, nil
-	case rootfs.TypeSymlink:
-		if len(e.Linkname) == 0 || len(e.Linkname) > maxSymlinkLen {
-			return nil, fmt.Errorf("symlink %q: target length %d is not 1 to %d bytes", e.Path, len(e.Linkname), maxSymlinkLen)
-		}
-		n.target = e.Linkname
+		w.open = fw
+		return fw, nil
 	case rootfs.TypeHardlink:
-		n.target = e.Linkname
-		w.hardlinks = append(w.hardlinks, hardlink{path: e.Path, n: n})
-	case rootfs.TypeChar, rootfs.TypeBlock:
-		if e.Devmajor > 0xfff || e.Devminor > 0xfffff {
-			return nil, fmt.Errorf("device %q: number %d,%d does not fit squashfs's 32 bits", e.Path, e.Devmajor, e.Devminor)
-		}
-		n.rdev = encodeDev(e.Devmajor, e.Devminor)
-	case rootfs.TypeFIFO, rootfs.TypeSocket:
-	default:
-		return nil, fmt.Errorf("entry %q: unsupported type %v", e.Path, e.Type)
+		w.hardlinks = append(w.hardlinks, hardlink{path: strings.Clone(e.Path), target: strings.Clone(e.Linkname), c: c})
 	}
 	return nil, nil
+}
+
+// check validates what e's type needs and returns a device's number.
+func check(e *rootfs.Entry) (rdev uint32, err error) {
+	switch e.Type {
+	case rootfs.TypeDir, rootfs.TypeHardlink, rootfs.TypeFIFO, rootfs.TypeSocket:
+	case rootfs.TypeReg:
+		if e.Size < 0 {
+			return 0, fmt.Errorf("file %q: negative size %d", e.Path, e.Size)
+		}
+	case rootfs.TypeSymlink:
+		if len(e.Linkname) == 0 || len(e.Linkname) > maxSymlinkLen {
+			return 0, fmt.Errorf("symlink %q: target length %d is not 1 to %d bytes", e.Path, len(e.Linkname), maxSymlinkLen)
+		}
+	case rootfs.TypeChar, rootfs.TypeBlock:
+		if e.Devmajor > 0xfff || e.Devminor > 0xfffff {
+			return 0, fmt.Errorf("device %q: number %d,%d does not fit squashfs's 32 bits", e.Path, e.Devmajor, e.Devminor)
+		}
+		return encodeDev(e.Devmajor, e.Devminor), nil
+	default:
+		return 0, fmt.Errorf("entry %q: unsupported type %v", e.Path, e.Type)
+	}
+	return 0, nil
+}
+
+// reserve makes room for a record of n bytes in the batch, handing the
+// batch to the pipeline first if it is full, and returns the record's
+// child.
+func (w *Writer) reserve(n int64) (child, error) {
+	if len(w.batch.buf) > 0 && int64(len(w.batch.buf))+n > batchSize {
+		if err := w.flushBatch(); err != nil {
+			return 0, err
+		}
+	}
+	off := w.batch.base + int64(len(w.batch.buf))
+	if off+n > maxSpill {
+		return 0, fmt.Errorf("more than %d bytes of entries", maxSpill)
+	}
+	return child(off / recAlign), nil
+}
+
+// flushBatch hands the batch to the pipeline, to be written to the spill
+// file after the blocks of the files it describes.
+func (w *Writer) flushBatch() error {
+	b := w.batch
+	if len(b.buf) == 0 {
+		return nil
+	}
+	w.batch = batch{buf: make(le, 0, batchSize), base: b.base + int64(len(b.buf))}
+	err := w.pipe.after(func() error {
+		b.apply()
+		return w.spill.append(b.buf)
+	})
+	if err != nil {
+		w.failure = err
+	}
+	return err
 }
 
 // encodeDev packs a device number the way Linux's new_encode_dev does.
@@ -130,7 +207,10 @@ func encodeDev(major, minor uint32) uint32 {
 type fileWriter struct {
 	w       *Writer
 	path    string
-	f       *fileData
+	size    int64
+	pos     int64       // spill offset of the record's start field
+	blocks  *fileBlocks // nil without full blocks
+	sparse  int64
 	cur     []byte // the partial block
 	written int64
 	nblock  int
@@ -141,8 +221,8 @@ func (fw *fileWriter) Write(p []byte) (int, error) {
 	if fw.done {
 		return 0, fmt.Errorf("writing file %q: %w", fw.path, io.ErrClosedPipe)
 	}
-	if fw.written+int64(len(p)) > fw.f.size {
-		return 0, fmt.Errorf("writing file %q: more than its size %d", fw.path, fw.f.size)
+	if fw.written+int64(len(p)) > fw.size {
+		return 0, fmt.Errorf("writing file %q: more than its size %d", fw.path, fw.size)
 	}
 	bs := fw.w.opts.BlockSize
 	n := len(p)
@@ -180,16 +260,16 @@ func (fw *fileWriter) Write(p []byte) (int, error) {
 
 // block submits the next full block; nil data means a sparse block.
 func (fw *fileWriter) block(data []byte) error {
-	i, f := fw.nblock, fw.f
+	i, f := fw.nblock, fw.blocks
 	fw.nblock++
 	if data == nil {
-		f.sparse += int64(fw.w.opts.BlockSize)
+		fw.sparse += int64(fw.w.opts.BlockSize)
 	}
 	err := fw.w.pipe.submit(data, data == nil, func(start int64, size uint32) {
 		if i == 0 {
 			f.start = start
 		}
-		f.blocks[i] = size
+		f.sizes[i] = size
 	})
 	if err != nil {
 		fw.w.failure = err
@@ -204,22 +284,36 @@ func (fw *fileWriter) Close() error {
 		return nil
 	}
 	fw.done = true
-	fw.w.open = nil
-	if fw.written != fw.f.size {
-		fw.w.pipe.put(fw.cur)
-		err := fmt.Errorf("file %q: got %d bytes, want %d", fw.path, fw.written, fw.f.size)
-		fw.w.failure = err
+	w := fw.w
+	w.open = nil
+	if w.closed {
+		return fmt.Errorf("closing file %q: %w", fw.path, ErrClosed)
+	}
+	if fw.written != fw.size {
+		w.pipe.put(fw.cur)
+		err := fmt.Errorf("file %q: got %d bytes, want %d", fw.path, fw.written, fw.size)
+		w.failure = err
 		return err
 	}
+	idx, off := uint32(noFragment), uint32(0)
 	if len(fw.cur) > 0 {
-		idx, off, err := fw.w.addTail(fw.cur)
-		if err != nil {
+		var err error
+		if idx, off, err = w.addTail(fw.cur); err != nil {
 			return fmt.Errorf("writing tail of file %q: %w", fw.path, err)
 		}
-		fw.f.fragIdx, fw.f.fragOff = idx, off
 	}
-	fw.w.pipe.put(fw.cur)
+	w.pipe.put(fw.cur)
 	fw.cur = nil
+	// The record is still in the batch: batches are handed on only by
+	// Add and Close, and neither runs while a file is open.
+	pos := fw.pos - w.batch.base
+	if pos < 0 {
+		return fmt.Errorf("closing file %q: its record was handed on early", fw.path)
+	}
+	rec := w.batch.buf[pos:]
+	binary.LittleEndian.PutUint64(rec[8:], uint64(fw.sparse))
+	binary.LittleEndian.PutUint32(rec[16:], idx)
+	binary.LittleEndian.PutUint32(rec[20:], off)
 	return nil
 }
 
