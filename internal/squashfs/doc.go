@@ -34,9 +34,21 @@
 //     Huffman-only or stored (grubsafe.go).
 //   - The tail end of every file (size mod block size) is packed into
 //     shared fragment blocks.
-//   - Inode, directory, fragment, id and xattr tables are built in memory
-//     (they grow with the number of entries, not with file data) and
-//     written after the data by Close, which then writes the superblock.
+//   - Every byte of the image is written once, in order but for the
+//     superblock: the data blocks as they come, then the tables and last
+//     the superblock at offset 0 in Close, so the image can be streamed
+//     through a block assembler.
+//   - Inodes and directories can only be written in Close (the inode
+//     table is in post-order with sorted directories), so the tree waits
+//     for it. To keep memory flat in the image size (issue 7), only
+//     directories stay in memory; every other entry, its block list
+//     included, is a record in an unlinked temporary spill file
+//     (Options.TempDir) and a 4-byte child of its directory. Close reads
+//     the names back to sort each directory. Duplicate names among
+//     entries that are not directories are therefore reported by Close.
+//   - The inode, directory, fragment, id and xattr tables are built in
+//     memory in Close (the xattr key/values as entries arrive) and
+//     written after the data, then the superblock.
 //   - There is no export (NFS lookup) table and no duplicate detection.
 //   - Inodes are numbered in the order they are written: a directory's
 //     children before the directory, the root last, like mksquashfs.
