@@ -54,14 +54,7 @@ func (w *Writer) resolveLinks() (map[int64]uint32, error) {
 		}
 		keys[i], found[k], byOff[p.off] = k, nil, i
 	}
-	err := w.spill.scan(func(r record) error {
-		k := linkKey{r.parent, r.name}
-		if d, ok := found[k]; ok && d == nil {
-			found[k] = &dent{ino: r.ino, typ: r.typ, off: r.off}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := w.findTargets(found); err != nil {
 		return nil, err
 	}
 	links := map[int64]uint32{}
@@ -98,6 +91,18 @@ func (w *Writer) resolveLinks() (map[int64]uint32, error) {
 		}
 	}
 	return links, nil
+}
+
+// findTargets fills found, keyed by the entries wanted, with the first
+// record of each, in one pass over the records.
+func (w *Writer) findTargets(found map[linkKey]*dent) error {
+	return w.spill.scan(func(r record) error {
+		k := linkKey{r.parent, r.name}
+		if d, ok := found[k]; ok && d == nil {
+			found[k] = &dent{ino: r.ino, typ: r.typ, off: r.off}
+		}
+		return nil
+	})
 }
 
 // countLinks sets directory link counts.
