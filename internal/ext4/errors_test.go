@@ -64,6 +64,11 @@ func TestErrors(t *testing.T) {
 	badX := reg("x/bad", 0o644, 0, 0, nil)
 	badX.e.Xattrs = map[string][]byte{"foo.bar": []byte("v")}
 	emptyLink := other("x/empty-link", rootfs.TypeSymlink, 0o777)
+	symlink := func(p, target string) item {
+		it := other(p, rootfs.TypeSymlink, 0o777)
+		it.e.Linkname = target
+		return it
+	}
 	cases := []struct {
 		name    string
 		size    int64
@@ -79,6 +84,10 @@ func TestErrors(t *testing.T) {
 		{name: "out of inodes", size: 16 << 20, opts: few, its: many, noSpace: true, want: []string{`"f/xxxxxxxxxxxxxxxxxxxxx"`}},
 		{name: "duplicate file", size: 16 << 20, opts: ext4opts,
 			its: []item{reg("a", 0o644, 0, 0, nil), reg("a", 0o644, 0, 0, nil)}, want: []string{`duplicate entry "a"`}},
+		{name: "file then directory", size: 16 << 20, opts: ext4opts,
+			its: []item{reg("x/a", 0o644, 0, 0, nil), other("x/a", rootfs.TypeDir, 0o755)}, want: []string{`duplicate entry "x/a"`}},
+		{name: "hardlink then symlink", size: 16 << 20, opts: testOptions(ext4.KindExt2, false),
+			its: []item{reg("f", 0o644, 0, 0, nil), hl("x/y/l", "f"), symlink("x/y/l", "f")}, want: []string{`duplicate entry "x/y/l"`}},
 		{name: "duplicate dir", size: 16 << 20, opts: ext4opts,
 			its: []item{other("d", rootfs.TypeDir, 0o755), other("d", rootfs.TypeDir, 0o755)}, want: []string{`duplicate entry "d"`}},
 		{name: "name too long", size: 16 << 20, opts: ext4opts,
