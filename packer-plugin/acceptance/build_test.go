@@ -195,7 +195,7 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 	interrupted := make(chan struct{})
 	var once sync.Once
 	cmd, done := e.start(t, dir, envv, func(line string) {
-		if strings.Contains(line, "Uploading") || strings.Contains(line, "register in") {
+		if strings.Contains(line, "Streaming the disk to snapshot") || strings.Contains(line, "register in") {
 			once.Do(func() { close(interrupted) })
 		}
 	}, "build", "-var", "source_image="+e.derivRef, e.example("aws.pkr.hcl"))

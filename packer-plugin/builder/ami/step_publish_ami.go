@@ -93,7 +93,7 @@ func (s *stepPublishAMI) stream(ctx context.Context, state multistep.StateBag, p
 	}
 	state.Put(diskbuild.StateResult, disk)
 	if st := disk.Streamed; st != nil {
-		ui.Message(fmt.Sprintf("Streamed %d blocks of %d MiB disk, at most %d held in memory", st.Emitted, disk.DiskSize/diskbuild.MiB, st.PeakPartial))
+		ui.Message(fmt.Sprintf("Streamed %d blocks of the %d MiB disk, at most %d held in memory at once", st.Emitted, disk.DiskSize/diskbuild.MiB, st.PeakPartial))
 	}
 	return res, nil
 }
