@@ -10,7 +10,10 @@
 // duplicates, verified blob digests). Layers are flattened top layer first,
 // the way mutate.Extract does it, so each path is delivered once and lower
 // versions are skipped without being read; file data flows chunk by chunk
-// from the decompressor to the sink and is never held whole.
+// from the decompressor to the sink and is never held whole. What the walk
+// must remember per path (which layer delivered it, whether it is a
+// directory) lives in an interned path tree of about 40 bytes a path, not
+// in string-keyed maps, because it grows with the image's entry count.
 //
 // Whiteouts follow the OCI image-spec layer rules:
 // https://github.com/opencontainers/image-spec/blob/main/layer.md

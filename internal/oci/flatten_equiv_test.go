@@ -57,23 +57,25 @@ func newRefAdder(s rootfs.Sink) adder  { return newRefFlattener(s) }
 // paths collide across and within layers.
 var fzElems = []string{"a", "b", "c", "d"}
 
+// pathOf decodes a path of up to three elements from b ("." sometimes).
+func pathOf(b byte) string {
+	n := int(b>>6) % 4
+	if n == 0 && b&1 == 1 {
+		return "."
+	}
+	var els []string
+	for i := range n {
+		els = append(els, fzElems[int(b>>(2*i))&3])
+	}
+	if len(els) == 0 {
+		els = append(els, fzElems[b&3])
+	}
+	return strings.Join(els, "/")
+}
+
 // randomStack decodes data into a stack of layers (top first) of entries,
 // whiteouts and opaque markers over paths of at most three elements.
 func randomStack(data []byte) [][]*tar.Header {
-	pathOf := func(b byte) string {
-		n := int(b>>6) % 4
-		if n == 0 && b&1 == 1 {
-			return "."
-		}
-		var els []string
-		for i := range n {
-			els = append(els, fzElems[int(b>>(2*i))&3])
-		}
-		if len(els) == 0 {
-			els = append(els, fzElems[b&3])
-		}
-		return strings.Join(els, "/")
-	}
 	layers := [][]*tar.Header{nil}
 	// Names and non-directories of the current layer, and every
 	// non-directory so far (hardlink targets).
