@@ -46,14 +46,32 @@ func (w *Writer) Close() (size int64, err error) {
 	if err := w.number(&l); err != nil {
 		return 0, err
 	}
+	// The inode table goes straight into the image after the data; the
+	// directory table, which follows it, waits in the spill file.
+	o := &out{w: w.w, off: dataEnd}
 	b := &builder{
 		inodes: newMetaWriter(w.meta), dirs: newMetaWriter(w.meta),
 		idIdx: map[uint32]uint16{}, count: w.dirs[0].ino,
 	}
+	b.inodes.sink = func(p []byte) error { o.write(p); return o.err }
+	dirStart := w.spill.size
+	b.dirs.sink = w.spill.append
 	if err := w.writeDir(b, &l, 0); err != nil {
 		return 0, fmt.Errorf("writing inode table: %w", err)
 	}
-	return w.writeTables(b, dataEnd)
+	if _, err := b.inodes.finish(); err != nil {
+		return 0, fmt.Errorf("writing inode table: %w", err)
+	}
+	if _, err := b.dirs.finish(); err != nil {
+		return 0, fmt.Errorf("writing directory table: %w", err)
+	}
+	sb := superblock{inodes: b.count, root: w.dirs[0].ref, ids: uint16(len(b.ids)), frags: uint32(len(w.frags))}
+	sb.inodeTable = dataEnd
+	sb.dirTable = o.off
+	if err := w.spill.copyTo(o, dirStart); err != nil {
+		return 0, fmt.Errorf("writing directory table: %w", err)
+	}
+	return w.writeTables(b, o, sb)
 }
 
 // out writes consecutive byte ranges at increasing offsets.
@@ -91,19 +109,9 @@ func (w *Writer) table(o *out, records []byte) (int64, error) {
 	return o.write(index), nil
 }
 
-func (w *Writer) writeTables(b *builder, dataEnd int64) (int64, error) {
-	o := &out{w: w.w, off: dataEnd}
-	inodes, err := b.inodes.bytes()
-	if err != nil {
-		return 0, fmt.Errorf("writing inode table: %w", err)
-	}
-	dirs, err := b.dirs.bytes()
-	if err != nil {
-		return 0, fmt.Errorf("writing directory table: %w", err)
-	}
-	sb := superblock{inodes: b.count, root: w.dirs[0].ref, ids: uint16(len(b.ids)), frags: uint32(len(w.frags))}
-	sb.inodeTable = o.write(inodes)
-	sb.dirTable = o.write(dirs)
+// writeTables writes the fragment, id and xattr tables at o, then the
+// superblock sb and the padding.
+func (w *Writer) writeTables(b *builder, o *out, sb superblock) (size int64, err error) {
 	var frags le
 	for _, f := range w.frags {
 		frags = frags.u64(f[0]).u32(uint32(f[1])).u32(0)
@@ -124,7 +132,7 @@ func (w *Writer) writeTables(b *builder, dataEnd int64) (int64, error) {
 	sb.bytesUsed = o.off
 	o.off = 0
 	o.write(sb.encode(w.opts))
-	size := (sb.bytesUsed + imageAlignment - 1) / imageAlignment * imageAlignment
+	size = (sb.bytesUsed + imageAlignment - 1) / imageAlignment * imageAlignment
 	o.off = sb.bytesUsed
 	o.write(make([]byte, size-sb.bytesUsed))
 	return size, o.err

@@ -20,11 +20,20 @@ const metaUncompressed = 0x8000
 type metaWriter struct {
 	c      compressor
 	out    []byte   // finished blocks, headers included
-	starts []uint32 // offset of each finished block in out
+	starts []uint32 // offset of each finished block in the table
 	cur    []byte   // the block being filled
 	tmp    []byte
 	err    error
+	// sink, if set, takes finished blocks whenever out holds sinkSize
+	// bytes, so that a large table is not kept whole; flushed counts
+	// the bytes it took.
+	sink    func([]byte) error
+	flushed int64
 }
+
+// sinkSize is how many bytes of finished blocks a metaWriter with a sink
+// gathers before handing them on.
+const sinkSize = 64 << 10
 
 func newMetaWriter(c compressor) *metaWriter {
 	return &metaWriter{c: c, cur: make([]byte, 0, metaSize)}
@@ -32,7 +41,7 @@ func newMetaWriter(c compressor) *metaWriter {
 
 // pos returns where the next byte written will be.
 func (m *metaWriter) pos() (block uint32, offset uint16) {
-	return uint32(len(m.out)), uint16(len(m.cur))
+	return uint32(m.flushed + int64(len(m.out))), uint16(len(m.cur))
 }
 
 // ref returns pos as a squashfs reference (block << 16 | offset).
@@ -61,7 +70,7 @@ func (m *metaWriter) flush() {
 	if len(m.cur) == 0 || m.err != nil {
 		return
 	}
-	m.starts = append(m.starts, uint32(len(m.out)))
+	m.starts = append(m.starts, uint32(m.flushed+int64(len(m.out))))
 	out, ok, err := m.c.compress(m.tmp, m.cur)
 	if err != nil {
 		m.err = fmt.Errorf("compressing metadata block: %w", err)
@@ -76,6 +85,26 @@ func (m *metaWriter) flush() {
 	m.out = binary.LittleEndian.AppendUint16(m.out, hdr)
 	m.out = append(m.out, out...)
 	m.cur = m.cur[:0]
+	if m.sink != nil && len(m.out) >= sinkSize {
+		m.drain()
+	}
+}
+
+// drain hands out to the sink.
+func (m *metaWriter) drain() {
+	if m.err == nil && len(m.out) > 0 {
+		m.err = m.sink(m.out)
+		m.flushed += int64(len(m.out))
+		m.out = m.out[:0]
+	}
+}
+
+// finish flushes the last partial block to the sink and returns the
+// table's size.
+func (m *metaWriter) finish() (int64, error) {
+	m.flush()
+	m.drain()
+	return m.flushed, m.err
 }
 
 // bytes flushes the last partial block and returns the whole table.

@@ -18,7 +18,7 @@ func (discard) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
 // grows by a child (4 bytes) per entry plus slice slack and a few
 // directories.
 func TestHeapPerEntry(t *testing.T) {
-	const dirs, perDir, warmup = 100, 1000, 5000
+	const dirs, perDir, warmup = 50, 1000, 5000
 	w, err := New(discard{}, Options{Workers: 1, BlockSize: 4096, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

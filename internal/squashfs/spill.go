@@ -242,3 +242,17 @@ func (b *batch) apply() {
 		}
 	}
 }
+
+// copyTo writes the file from off to its end at o.
+func (s *spill) copyTo(o *out, off int64) error {
+	buf := make([]byte, readWindow)
+	for off < s.size && o.err == nil {
+		n := int(min(int64(len(buf)), s.size-off))
+		if _, err := s.f.ReadAt(buf[:n], off); err != nil {
+			return fmt.Errorf("reading squashfs spill file: %w", err)
+		}
+		o.write(buf[:n])
+		off += int64(n)
+	}
+	return o.err
+}

@@ -80,7 +80,7 @@ func TestWriteOnce(t *testing.T) {
 		opts squashfs.Options
 	}{
 		{name: "gzip 4K", opts: squashfs.Options{BlockSize: 4 << 10, Time: epoch}},
-		{name: "xz 128K", opts: squashfs.Options{Compression: squashfs.XZ, BlockSize: 128 << 10, Time: epoch, Workers: 3}},
+		{name: "gzip 1M", opts: squashfs.Options{Time: epoch, Workers: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
