@@ -89,7 +89,12 @@ func (p *pipeline) worker(c compressor) {
 		case err != nil:
 			j.err = err
 		case ok:
+			// The input is not needed any more: back to the pool now,
+			// not when the block is written, to bound the buffers in
+			// flight (issue 7).
 			j.out = out
+			p.put(j.data)
+			j.data = nil
 		default:
 			p.put(out)
 			j.out, j.stored = j.data, true

@@ -38,7 +38,7 @@ type Writer struct {
 	w      io.WriterAt
 	pipe   *pipeline
 	meta   compressor // for metadata tables, used on the caller's goroutine
-	zero   []byte     // one block of zeros, to spot sparse blocks
+	zero   []byte     // zeros, to spot sparse blocks
 	dirs   []dirNode  // the root first
 	dirIdx map[string]uint32
 	spill  *spill
@@ -71,7 +71,7 @@ func New(w io.WriterAt, opts Options) (*Writer, error) {
 		opts:   opts,
 		w:      w,
 		meta:   meta,
-		zero:   make([]byte, opts.BlockSize),
+		zero:   make([]byte, min(opts.BlockSize, zeroSize)),
 		dirIdx: map[string]uint32{},
 		batch:  batch{buf: make(le, 0, batchSize)},
 		xattrs: xattrTable{kv: newMetaWriter(meta), seen: map[string]uint32{}},
@@ -198,6 +198,21 @@ func (w *Writer) flushBatch() error {
 	return err
 }
 
+// zeroSize is the size of Writer.zero.
+const zeroSize = 64 << 10
+
+// isZero reports whether b is all zeros.
+func (w *Writer) isZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(w.zero))
+		if !bytes.Equal(b[:n], w.zero[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
 // encodeDev packs a device number the way Linux's new_encode_dev does.
 func encodeDev(major, minor uint32) uint32 {
 	return minor&0xff | major<<8 | (minor&^0xff)<<12
@@ -228,7 +243,7 @@ func (fw *fileWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		// A whole block of zeros straight from p needs no copy.
-		if len(fw.cur) == 0 && len(p) >= bs && bytes.Equal(p[:bs], fw.w.zero) {
+		if len(fw.cur) == 0 && len(p) >= bs && fw.w.isZero(p[:bs]) {
 			if err := fw.block(nil); err != nil {
 				return 0, err
 			}
@@ -246,7 +261,7 @@ func (fw *fileWriter) Write(p []byte) (int, error) {
 		if len(fw.cur) == bs {
 			b := fw.cur
 			fw.cur = nil
-			if bytes.Equal(b, fw.w.zero) {
+			if fw.w.isZero(b) {
 				fw.w.pipe.put(b)
 				b = nil
 			}
