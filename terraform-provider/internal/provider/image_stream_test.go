@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
@@ -76,8 +77,9 @@ resource "elemental_image" "s" {
 // snapshot, and no disk file or build directory ever appears. AWS with
 // Google Cloud: the raw file is built as before. Either way the snapshot,
 // read back with GetSnapshotBlock, is the disk installer.Run writes from
-// the same source and options, byte for byte, and a destroy leaves
-// nothing in the emulators.
+// the same source and options, byte for byte, after the create and after
+// the rebuild that follows an out-of-band deregistration, and a destroy
+// leaves nothing in the emulators.
 func TestAccImageStreamed(t *testing.T) {
 	testAccPreCheck(t)
 	for _, tc := range []struct {
@@ -116,6 +118,19 @@ func TestAccImageStreamed(t *testing.T) {
 			t.Setenv("TMPDIR", watched)
 			w := watchDir(watched)
 			addr := "elemental_image.s"
+			cfg := streamConfig(srv.URL, gcpEmu.URL(), repo+":stable", tc.withGCP)
+			var ami string
+			check := func(s *terraform.State) error {
+				a := s.RootModule().Resources[addr].Primary.Attributes
+				if a["disk_files.%"] != "" && a["disk_files.%"] != "0" {
+					return fmt.Errorf("disk_files recorded without a disk block: %v", a)
+				}
+				ami = a["aws_amis.us-east-1"]
+				if res := emu.Resources(); !slices.Equal(res.Images, []string{ami}) || !slices.Equal(res.Snapshots, []string{a["aws_snapshot_ids.us-east-1"]}) {
+					return fmt.Errorf("emulator holds %+v, state records %s and %s", res, ami, a["aws_snapshot_ids.us-east-1"])
+				}
+				return sameDisk(srv.URL, a["aws_snapshot_ids.us-east-1"], local)
+			}
 			resource.Test(t, resource.TestCase{
 				TerraformVersionChecks:   versionChecks,
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -123,18 +138,23 @@ func TestAccImageStreamed(t *testing.T) {
 					if res := emu.Resources(); !res.Empty() {
 						return fmt.Errorf("AWS resources left: %+v", res)
 					}
+					if imgs := gcpEmu.Images(gcpProject); len(imgs) > 0 {
+						return fmt.Errorf("%d Compute Engine images left", len(imgs))
+					}
 					return nil
 				},
-				Steps: []resource.TestStep{{
-					Config: streamConfig(srv.URL, gcpEmu.URL(), repo+":stable", tc.withGCP),
-					Check: func(s *terraform.State) error {
-						a := s.RootModule().Resources[addr].Primary.Attributes
-						if a["disk_files.%"] != "" && a["disk_files.%"] != "0" {
-							return fmt.Errorf("disk_files recorded without a disk block: %v", a)
-						}
-						return sameDisk(srv.URL, a["aws_snapshot_ids.us-east-1"], local)
+				Steps: []resource.TestStep{
+					{Config: cfg, Check: check},
+					{ // the AMI is deregistered out of band: the update deletes its
+						// snapshot and builds and publishes again, the same way
+						PreConfig: func() { deregister(t, srv.URL, "us-east-1", ami, false) },
+						Config:    cfg,
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						}},
+						Check: check,
 					},
-				}},
+				},
 			})
 			seen := w.close()
 			checkTmpFiles(t, seen, tc.wantFile)
