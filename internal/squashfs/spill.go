@@ -33,6 +33,7 @@ const (
 	// readWindow is how much of the spill file a read caches.
 	readWindow = 64 << 10
 	maxSpill   = int64(dirBit) * recAlign
+	maxRecord  = 1<<31 - 1 // its length is a u32
 )
 
 // child is a directory's entry in the tree being built: with dirBit set,

@@ -174,6 +174,9 @@ func (w *Writer) reserve(n int64) (child, error) {
 		}
 	}
 	off := w.batch.base + int64(len(w.batch.buf))
+	if n > maxRecord {
+		return 0, fmt.Errorf("record of %d bytes (a block list) is over %d", n, maxRecord)
+	}
 	if off+n > maxSpill {
 		return 0, fmt.Errorf("more than %d bytes of entries", maxSpill)
 	}
