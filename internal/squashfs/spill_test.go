@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/elemental-suite/elemental/internal/rootfs"
 	"github.com/elemental-suite/elemental/internal/squashfs"
 )
 
@@ -88,4 +89,30 @@ func TestSpillDirMissing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "spill file") {
 		t.Errorf("got error %v, want one about the spill file", err)
 	}
+}
+
+// TestLongBlockLists checks files whose spill records are too long to be
+// gathered with their directory (over 4 KiB) or to fit the read window
+// (over 64 KiB: an 80 MiB sparse file of 4 KiB blocks), one of them
+// hardlinked from a directory sorted before its own, so that its inode is
+// written from the link's place.
+func TestLongBlockLists(t *testing.T) {
+	needTool(t, "unsquashfs")
+	t.Parallel()
+	const size = 80 << 20
+	tail := randomBytes(5000, 21)
+	sparse := testEntry{Entry: rootfs.Entry{Path: "big/sparse", Type: rootfs.TypeReg, Mode: 0o644, Size: size, ModTime: epoch},
+		gen: sparseGen(size, map[int64][]byte{size - 5000: tail}, []int64{size - 5000})}
+	es := []testEntry{
+		sparse,
+		file("big/medium", 0o644, randomBytes(2100*4096+7, 22)),
+		file("big/small", 0o600, []byte("small")),
+		link("a/link", rootfs.TypeHardlink, "big/sparse"),
+	}
+	opts := squashfs.Options{BlockSize: 4096, Time: epoch}
+	img, size2 := build(t, es, opts)
+	checkFile(t, img, size2)
+	x := expect(es, epoch)
+	checkListing(t, img, x)
+	checkExtract(t, img, x)
 }
