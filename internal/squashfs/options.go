@@ -63,9 +63,10 @@ type Options struct {
 	// less means runtime.NumCPU(). The output does not depend on it.
 	Workers int
 	// TempDir is where the Writer keeps its spill file of entries
-	// (about 70 bytes per entry, plus 4 per full data block) until
-	// Close; empty means os.TempDir(). The file is unlinked as soon as
-	// it is created, or else removed by Close.
+	// (about 70 bytes per entry, plus 4 per full data block, plus the
+	// directory table in Close) until Close; empty means os.TempDir().
+	// The file is unlinked as soon as it is created, or else removed by
+	// Close.
 	TempDir string
 }
 
