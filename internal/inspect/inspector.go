@@ -28,6 +28,7 @@ type Inspector struct {
 	nodes    map[string]node
 	captured map[string][]byte
 	children map[string][]string // built lazily by Report
+	keepAll  bool                // record every regular file (tests)
 }
 
 // New returns an Inspector for an image of the given toolkit architecture
@@ -36,8 +37,22 @@ func New(arch string) *Inspector {
 	return &Inspector{arch: arch, nodes: map[string]node{}, captured: map[string][]byte{}}
 }
 
-// Add implements rootfs.Sink.
+// Add implements rootfs.Sink. Directories, links and special files are
+// recorded, and the regular files Report can look up; any other regular
+// file leaves only its directory behind, so memory follows the number of
+// directories, not of files (the first pass of a build holds the
+// Inspector until the end).
 func (in *Inspector) Add(e *rootfs.Entry) (io.WriteCloser, error) {
+	if e.Type == rootfs.TypeReg && !in.keepAll && !in.wanted(e.Path) && !lookedUp(path.Base(e.Path)) {
+		// The directory must still be listed: it may exist only
+		// implicitly, through the files a layer carries.
+		if d := path.Dir(e.Path); d != "." {
+			if _, ok := in.nodes[d]; !ok {
+				in.nodes[d] = node{typ: rootfs.TypeDir}
+			}
+		}
+		return rootfs.Discard(), nil
+	}
 	in.nodes[e.Path] = node{typ: e.Type, link: e.Linkname, size: e.Size}
 	if e.Type != rootfs.TypeReg {
 		return nil, nil
@@ -46,6 +61,28 @@ func (in *Inspector) Add(e *rootfs.Entry) (io.WriteCloser, error) {
 		return rootfs.Discard(), nil
 	}
 	return &capture{in: in, path: e.Path}, nil
+}
+
+// lookedUpNames are the base-name patterns of every regular file Report
+// finds by name or glob besides the captured boot files (wanted): kernels
+// and initrds (kernelPatterns, initrdPatterns), the elemental binary,
+// microcode, the SELinux file contexts, and dracut module names. A lookup
+// added to Report must add its pattern here; TestFilteringKeepsReports
+// compares Reports with and without the filter.
+var lookedUpNames = []string{
+	"uImage*", "Image*", "zImage*", "vmlinuz*", "image*",
+	"elemental.initrd*", "initrd*", "initramfs*",
+	"elemental", "*ucode*", "file_contexts",
+	"*elemental-rootfs", "*elemental-sysroot", "*elemental-immutable-rootfs", "*cos-immutable-rootfs",
+}
+
+func lookedUp(base string) bool {
+	for _, p := range lookedUpNames {
+		if m, _ := path.Match(p, base); m {
+			return true
+		}
+	}
+	return false
 }
 
 type capture struct {
