@@ -18,7 +18,9 @@ func filterTrees() map[string][]*rootfs.Entry {
 	reg := func(p string) *rootfs.Entry {
 		return &rootfs.Entry{Path: p, Type: rootfs.TypeReg, Size: int64(len(p)), Mode: 0o644}
 	}
-	link := func(p, to string) *rootfs.Entry { return &rootfs.Entry{Path: p, Type: rootfs.TypeSymlink, Linkname: to} }
+	link := func(p, to string) *rootfs.Entry {
+		return &rootfs.Entry{Path: p, Type: rootfs.TypeSymlink, Linkname: to}
+	}
 	dir := func(p string) *rootfs.Entry { return &rootfs.Entry{Path: p, Type: rootfs.TypeDir, Mode: 0o755} }
 	noise := func(n int) []*rootfs.Entry {
 		var out []*rootfs.Entry
