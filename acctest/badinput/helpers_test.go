@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -65,11 +64,7 @@ func image(t testing.TB, layers ...imagetest.Layer) v1.Image {
 // its source reference.
 func layoutRef(t testing.TB, img v1.Image) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "layout")
-	if err := imagetest.WriteLayout(dir, img, "test"); err != nil {
-		t.Fatal(err)
-	}
-	return "oci-layout:" + dir + ":test"
+	return imagetest.LayoutRef(t, img)
 }
 
 func blob(t testing.TB, l imagetest.Layer) []byte {

@@ -27,15 +27,7 @@ func derivative(t *testing.T, gen int, extra ...imagetest.Layer) string {
 	t.Helper()
 	layers := append(imagetest.Derivative(gen, "A"), imagetest.Torture("etc/os-release"))
 	layers = append(layers, extra...)
-	img, err := imagetest.Image(layers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "layout")
-	if err := imagetest.WriteLayout(dir, img, "test"); err != nil {
-		t.Fatal(err)
-	}
-	return "oci-layout:" + dir + ":test"
+	return imagetest.WriteLayoutRef(t, layers...)
 }
 
 // flattened is the tree a system image must hold: the image flattened,

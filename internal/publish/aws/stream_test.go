@@ -31,15 +31,7 @@ func streamSource(t *testing.T) string {
 		}
 		big = append(big, imagetest.File{Path: fmt.Sprintf("usr/share/blob%d", i), Type: rootfs.TypeReg, Mode: 0o644, Data: data})
 	}
-	img, err := imagetest.Image(append(imagetest.Derivative(2, "A"), big)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "layout")
-	if err := imagetest.WriteLayout(dir, img, "test"); err != nil {
-		t.Fatal(err)
-	}
-	return "oci-layout:" + dir + ":test"
+	return imagetest.WriteLayoutRef(t, append(imagetest.Derivative(2, "A"), big)...)
 }
 
 // streamSpec is the build both the streamed and the file disk use.

@@ -23,15 +23,7 @@ import (
 // its reference.
 func derivative(t *testing.T) string {
 	t.Helper()
-	img, err := imagetest.Image(imagetest.Derivative(2, "1.2.3")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "layout")
-	if err := imagetest.WriteLayout(dir, img, "test"); err != nil {
-		t.Fatal(err)
-	}
-	return "oci-layout:" + dir + ":test"
+	return imagetest.WriteLayoutRef(t, imagetest.Derivative(2, "1.2.3")...)
 }
 
 // reference is a disk built locally with installer.Run.
