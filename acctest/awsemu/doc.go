@@ -27,6 +27,12 @@
 // seeded, deterministic decision, so retry and cleanup paths can be
 // tested.
 //
+// For the tests that use it the package also reads a snapshot back with
+// the real SDK and compares it with a disk byte for byte (ReadSnapshot,
+// SnapshotData.Compare), points a client at an emulator (Config), and
+// watches for raw disk files at every upload request (WatchPuts), so the
+// publisher, Packer and Terraform tests share one careful version.
+//
 // References: the Amazon EC2 API Reference (query protocol, error codes),
 // the Amazon EBS direct APIs reference, the Amazon S3 API Reference.
 package awsemu
