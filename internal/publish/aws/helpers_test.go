@@ -1,7 +1,6 @@
 package aws_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
@@ -113,74 +111,24 @@ func allocated(t testing.TB, path string) int64 {
 	return n
 }
 
-// readSnapshot reads a snapshot back through the EBS direct API
-// (ListSnapshotBlocks + GetSnapshotBlock): its blocks by index, and its
-// volume size in bytes. Blocks at or past upTo (if > 0) are listed but
+// readSnapshot reads a snapshot back through the EBS direct API with
+// awsemu.ReadSnapshotUpTo: blocks at or past upTo (if > 0) are listed but
 // not fetched.
-func readSnapshot(t testing.TB, cfg aws.Config, region, id string, upTo int64) snapshotData {
+func readSnapshot(t testing.TB, cfg aws.Config, region, id string, upTo int64) *awsemu.SnapshotData {
 	t.Helper()
-	ctx := context.Background()
-	c := ebs.NewFromConfig(cfg, func(o *ebs.Options) { o.Region = region })
-	out := snapshotData{blocks: map[int64][]byte{}}
-	var token *string
-	for {
-		page, err := c.ListSnapshotBlocks(ctx, &ebs.ListSnapshotBlocksInput{SnapshotId: &id, NextToken: token, MaxResults: aws.Int32(1000)})
-		if err != nil {
-			t.Fatalf("ListSnapshotBlocks %s: %v", id, err)
-		}
-		out.size = aws.ToInt64(page.VolumeSize) << 30
-		for _, b := range page.Blocks {
-			if upTo > 0 && int64(*b.BlockIndex)*awsemu.BlockSize >= upTo {
-				out.unread++
-				continue
-			}
-			g, err := c.GetSnapshotBlock(ctx, &ebs.GetSnapshotBlockInput{SnapshotId: &id, BlockIndex: b.BlockIndex, BlockToken: b.BlockToken})
-			if err != nil {
-				t.Fatalf("GetSnapshotBlock %s/%d: %v", id, *b.BlockIndex, err)
-			}
-			var buf bytes.Buffer
-			if _, err := buf.ReadFrom(g.BlockData); err != nil {
-				t.Fatal(err)
-			}
-			g.BlockData.Close()
-			out.blocks[int64(*b.BlockIndex)] = buf.Bytes()
-		}
-		if page.NextToken == nil {
-			return out
-		}
-		token = page.NextToken
+	snap, err := awsemu.ReadSnapshotUpTo(context.Background(), cfg, region, id, upTo)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return snap
 }
 
-// snapshotData is a snapshot read back: absent blocks read as zeros.
-type snapshotData struct {
-	size   int64
-	blocks map[int64][]byte
-	unread int // listed blocks not fetched
-}
-
-// checkVolume compares a read-back snapshot with the disk: the disk's
-// bytes match block by block and everything past the disk is zero.
-func checkVolume(t testing.TB, snap snapshotData, disk []byte) {
+// checkVolume fails unless the read-back snapshot is the disk, byte for
+// byte (see awsemu.SnapshotData.Compare).
+func checkVolume(t testing.TB, snap *awsemu.SnapshotData, disk []byte) {
 	t.Helper()
-	if snap.size < int64(len(disk)) {
-		t.Fatalf("volume has %d bytes, disk %d", snap.size, len(disk))
-	}
-	zero := make([]byte, awsemu.BlockSize)
-	for i := int64(0); i*awsemu.BlockSize < int64(len(disk)); i++ {
-		want := disk[i*awsemu.BlockSize : min(int64(len(disk)), (i+1)*awsemu.BlockSize)]
-		got, ok := snap.blocks[i]
-		if !ok {
-			got = zero
-		}
-		if len(got) != awsemu.BlockSize || !bytes.Equal(got[:len(want)], want) || !bytes.Equal(got[len(want):], zero[len(want):]) {
-			t.Fatalf("volume differs from disk in block %d (present %v)", i, ok)
-		}
-	}
-	for i, b := range snap.blocks {
-		if i*awsemu.BlockSize >= int64(len(disk)) && !bytes.Equal(b, zero) {
-			t.Fatalf("volume holds data past the end of the disk, in block %d", i)
-		}
+	if err := snap.Compare(disk); err != nil {
+		t.Fatal(err)
 	}
 }
 

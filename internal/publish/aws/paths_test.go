@@ -101,8 +101,8 @@ func TestPublishEncryptedUploadsEveryBlock(t *testing.T) {
 	// Read the build region back through the API; the copy must hold the
 	// same blocks.
 	back := readSnapshot(t, cfg, "us-east-1", res.Snapshots["us-east-1"], int64(len(disk)))
-	if back.unread+len(back.blocks) != 2048 {
-		t.Errorf("ListSnapshotBlocks lists %d blocks, want 2048", back.unread+len(back.blocks))
+	if back.Unread+len(back.Blocks) != 2048 {
+		t.Errorf("ListSnapshotBlocks lists %d blocks, want 2048", back.Unread+len(back.Blocks))
 	}
 	checkVolume(t, back, disk)
 	for i, b := range blocks {
