@@ -1,9 +1,7 @@
 package ami_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +36,7 @@ func TestRunStreams(t *testing.T) {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	emu, watch := emulator(t, tmp)
+	emu, url, watch := emulator(t, tmp)
 	t.Setenv("TMPDIR", tmp)
 	var b ami.Builder
 	if _, _, err := b.Prepare(map[string]any{"packer_build_name": "ami", "source_image": src, "ami_name": "elemental-test",
@@ -59,10 +57,10 @@ func TestRunStreams(t *testing.T) {
 			t.Errorf("UI lacks %q:\n%s", s, log)
 		}
 	}
-	if seen, puts := watch(); puts == 0 || len(seen) != 0 {
+	if seen, puts := watch.Seen(); puts == 0 || len(seen) != 0 {
 		t.Errorf("%d block uploads; raw disks seen under TMPDIR during them: %v", puts, seen)
 	}
-	if left := rawFiles(t, tmp); len(left) != 0 {
+	if left := awsemu.RawDisks(tmp); len(left) != 0 {
 		t.Errorf("raw disks left under TMPDIR after the build: %v", left)
 	}
 	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) != 0 {
@@ -71,20 +69,24 @@ func TestRunStreams(t *testing.T) {
 	if files := art.Files(); len(files) != 0 {
 		t.Errorf("artifact lists files %v", files)
 	}
-	checkArtifact(t, art, emu, want)
+	checkArtifact(t, art, emu, url, want)
 }
 
-// checkArtifact compares the one snapshot with the reference disk and the
-// generated data and HCP labels with the reference build.
-func checkArtifact(t *testing.T, art packersdk.Artifact, emu *awsemu.Emulator, want *reference) {
+// checkArtifact compares the one snapshot, read back through the SDK from
+// the emulator at url, with the reference disk and the generated data and
+// HCP labels with the reference build.
+func checkArtifact(t *testing.T, art packersdk.Artifact, emu *awsemu.Emulator, url string, want *reference) {
 	t.Helper()
 	a := art.(*ami.Artifact)
 	res := emu.Resources()
 	if len(res.Images) != 1 || len(res.Snapshots) != 1 || a.Snapshots["us-east-1"] != res.Snapshots[0] {
 		t.Fatalf("emulator holds %+v, artifact snapshots %v", res, a.Snapshots)
 	}
-	blocks, _ := emu.SnapshotBlocks(res.Snapshots[0])
-	if err := sameDisk(want.disk, blocks); err != "" {
+	snap, err := awsemu.ReadSnapshot(context.Background(), awsemu.Config(url), "us-east-1", res.Snapshots[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Compare(want.disk); err != nil {
 		t.Error(err)
 	}
 	gd, _ := a.State("generated_data").(map[string]any)
@@ -94,36 +96,4 @@ func checkArtifact(t *testing.T, art packersdk.Artifact, emu *awsemu.Emulator, w
 	if !strings.Contains(a.String(), "us-east-1:"+res.Images[0]) {
 		t.Errorf("artifact %q does not name %s", a.String(), res.Images[0])
 	}
-}
-
-// sameDisk reports how EBS blocks (512 KiB, absent = zeros) differ from
-// disk, or "" when they hold it exactly.
-func sameDisk(disk []byte, blocks map[int32][]byte) string {
-	const bs = awsemu.BlockSize
-	n := int32((int64(len(disk)) + bs - 1) / bs)
-	for i, b := range blocks {
-		if i >= n && !allZero(b) {
-			return "snapshot block past the disk holds data"
-		}
-	}
-	for i := int32(0); i < n; i++ {
-		want := disk[int64(i)*bs : min(int64(i+1)*bs, int64(len(disk)))]
-		got, ok := blocks[i]
-		if !ok || got == nil {
-			got = make([]byte, bs)
-		}
-		if !bytes.Equal(got[:len(want)], want) {
-			return fmt.Sprintf("snapshot block %d differs from the reference disk", i)
-		}
-	}
-	return ""
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -3,11 +3,8 @@ package ami_test
 import (
 	"bytes"
 	"context"
-	"io/fs"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -53,55 +50,21 @@ func referenceDisk(t *testing.T, src string) *reference {
 }
 
 // emulator serves an AWS emulator (with bucket bkt) that the SDK reaches
-// through the AWS_* environment. Before every PUT (an EBS block, an S3
-// part) it looks for raw disks under dir; watch returns those seen and
-// the number of PUTs.
-func emulator(t *testing.T, dir string) (emu *awsemu.Emulator, watch func() ([]string, int)) {
+// through the AWS_* environment, through an awsemu.PutWatch on dir: before
+// every PUT (an EBS block, an S3 part) it looks for raw disks under dir.
+// It returns the emulator, its address and the watch.
+func emulator(t *testing.T, dir string) (*awsemu.Emulator, string, *awsemu.PutWatch) {
 	t.Helper()
-	emu = awsemu.New(awsemu.Options{Delay: 10 * time.Millisecond})
+	emu := awsemu.New(awsemu.Options{Delay: 10 * time.Millisecond})
 	emu.CreateBucket("bkt")
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	puts := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
-			found := rawFiles(t, dir)
-			mu.Lock()
-			puts++
-			for _, f := range found {
-				seen[f] = true
-			}
-			mu.Unlock()
-		}
-		emu.ServeHTTP(w, r)
-	}))
+	watch := awsemu.WatchPuts(emu, dir)
+	srv := httptest.NewServer(watch)
 	t.Cleanup(srv.Close)
 	for _, kv := range awsemu.Env(srv.URL) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	return emu, func() ([]string, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []string
-		for f := range seen {
-			out = append(out, f)
-		}
-		return out, puts
-	}
-}
-
-// rawFiles lists the files under dir whose name says raw disk (finished
-// or partial).
-func rawFiles(t *testing.T, dir string) []string {
-	var out []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error { //nolint:errcheck // files vanish while a build runs
-		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".raw") {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
+	return emu, srv.URL, watch
 }
 
 // syncBuffer is the UI's output, written by several goroutines.
