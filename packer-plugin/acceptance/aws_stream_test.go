@@ -12,6 +12,7 @@ import (
 	"github.com/elemental-suite/elemental/acctest/awsemu"
 	"github.com/elemental-suite/elemental/internal/diskformat"
 	"github.com/elemental-suite/elemental/internal/installer"
+	"github.com/elemental-suite/elemental/internal/installer/installertest"
 )
 
 // streamEpoch makes the AMI's disk and the reference disk equal.
@@ -122,16 +123,8 @@ func TestBuildAWSStreams(t *testing.T) {
 // installer.Run and returns it.
 func streamReference(t *testing.T, src string) []byte {
 	t.Helper()
-	spec := installer.Spec{Source: src, SourceDateEpoch: streamEpoch, OutputDir: t.TempDir(), Name: "reference",
-		Formats: []diskformat.Format{diskformat.Raw}, Sizes: installer.Sizes{Recovery: 64 << 20, State: 64 << 20}}
-	res, err := installer.Run(t.Context(), spec)
-	if err != nil {
-		t.Fatalf("reference build: %v", err)
-	}
-	disk, err := os.ReadFile(res.Outputs[0].Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, disk := installertest.Reference(t, installer.Spec{Source: src, SourceDateEpoch: streamEpoch, Name: "reference",
+		Formats: []diskformat.Format{diskformat.Raw}, Sizes: installer.Sizes{Recovery: 64 << 20, State: 64 << 20}})
 	return disk
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/elemental-suite/elemental/acctest/awsemu"
 	"github.com/elemental-suite/elemental/internal/imagetest"
 	"github.com/elemental-suite/elemental/internal/installer"
+	"github.com/elemental-suite/elemental/internal/installer/installertest"
 	publish "github.com/elemental-suite/elemental/internal/publish/aws"
 	"github.com/elemental-suite/elemental/internal/rootfs"
 )
@@ -43,14 +43,7 @@ func streamSpec(src, out string) installer.Spec {
 // comparison.
 func fileDisk(t *testing.T, src string) (string, []byte) {
 	t.Helper()
-	res, err := installer.Run(context.Background(), streamSpec(src, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	disk, err := os.ReadFile(res.Outputs[0].Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, disk := installertest.Reference(t, streamSpec(src, t.TempDir()))
 	return res.Outputs[0].Path, disk
 }
 

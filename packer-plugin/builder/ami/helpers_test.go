@@ -2,7 +2,6 @@ package ami_test
 
 import (
 	"bytes"
-	"context"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/elemental-suite/elemental/internal/diskformat"
 	"github.com/elemental-suite/elemental/internal/imagetest"
 	"github.com/elemental-suite/elemental/internal/installer"
+	"github.com/elemental-suite/elemental/internal/installer/installertest"
 )
 
 // derivative writes the v2 test derivative as an OCI layout and returns
@@ -33,16 +33,8 @@ type reference struct {
 // builder, into a raw file it reads back.
 func referenceDisk(t *testing.T, src string) *reference {
 	t.Helper()
-	spec := installer.Spec{Source: src, SourceDateEpoch: epoch, OutputDir: t.TempDir(), Name: "reference",
-		Formats: []diskformat.Format{diskformat.Raw}, Sizes: installer.Sizes{Recovery: 64 << 20, State: 64 << 20}}
-	res, err := installer.Run(context.Background(), spec)
-	if err != nil {
-		t.Fatalf("reference build: %v", err)
-	}
-	disk, err := os.ReadFile(res.Outputs[0].Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, disk := installertest.Reference(t, installer.Spec{Source: src, SourceDateEpoch: epoch, Name: "reference",
+		Formats: []diskformat.Format{diskformat.Raw}, Sizes: installer.Sizes{Recovery: 64 << 20, State: 64 << 20}})
 	if err := os.Remove(res.Outputs[0].Path); err != nil {
 		t.Fatal(err)
 	}
