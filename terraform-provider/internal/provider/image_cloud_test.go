@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -23,7 +21,22 @@ import (
 
 const gcpProject = "elemental-test"
 
-func cloudConfig(awsURL, gcpURL, ref, dir string) string {
+// providerConfig is the provider block the acceptance tests use: AWS (in
+// us-east-1, with the emulator's credentials) at the emulator at awsURL
+// and, when gcpURL is not empty, Google Cloud at the emulator at gcpURL.
+func providerConfig(awsURL, gcpURL string) string {
+	gcp := ""
+	if gcpURL != "" {
+		gcp = fmt.Sprintf(`
+  gcp {
+    project                = %q
+    without_authentication = true
+    endpoints {
+      compute = %[2]q
+      storage = %[2]q
+    }
+  }`, gcpProject, gcpURL)
+	}
 	return fmt.Sprintf(`
 provider "elemental" {
   aws {
@@ -35,21 +48,17 @@ provider "elemental" {
       ebs = %[1]q
       s3  = %[1]q
     }
-  }
-  gcp {
-    project                = %[2]q
-    without_authentication = true
-    endpoints {
-      compute = %[3]q
-      storage = %[3]q
-    }
-  }
+  }%[2]s
+}
+`, awsURL, gcp)
 }
 
+func cloudConfig(awsURL, gcpURL, ref, dir string) string {
+	return providerConfig(awsURL, gcpURL) + fmt.Sprintf(`
 resource "elemental_image" "cloud" {
-  source = %[4]q
+  source = %[1]q
   disk {
-    directory = %[5]q
+    directory = %[2]q
   }
   aws {
     regions      = ["us-east-1", "eu-west-1"]
@@ -63,7 +72,7 @@ resource "elemental_image" "cloud" {
     family     = "elemental"
   }
 }
-`, awsURL, gcpProject, gcpURL, ref, dir)
+`, ref, dir)
 }
 
 // TestAccImageCloud publishes to the AWS and Google Cloud emulators:
@@ -206,8 +215,8 @@ func onlyRecorded(res awsemu.Resources, a map[string]string) error {
 // deregister deregisters an AMI out of band, with or without its snapshot.
 func deregister(t *testing.T, url, region, ami string, withSnapshot bool) {
 	t.Helper()
-	cfg := aws.Config{Region: region, BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMULATOR", "emulator", "")}
+	cfg := awsemu.Config(url)
+	cfg.Region = region
 	if err := awspub.Delete(context.Background(), cfg, &awspub.Result{AMIs: map[string]string{region: ami}}, withSnapshot); err != nil {
 		t.Fatal(err)
 	}

@@ -109,25 +109,12 @@ func interruptConfig(url, ref, dir string, disk bool) string {
     directory = %q
   }`, dir)
 	}
-	return fmt.Sprintf(`
-provider "elemental" {
-  aws {
-    region     = "us-east-1"
-    access_key = "AKIAEMULATOR"
-    secret_key = "emulator"
-    endpoints {
-      ec2 = %[1]q
-      ebs = %[1]q
-      s3  = %[1]q
-    }
-  }
-}
-
+	return providerConfig(url, "") + fmt.Sprintf(`
 resource "elemental_image" "i" {
-  source = %[2]q%[3]s
+  source = %[1]q%[2]s
   aws {
     regions = ["us-east-1"]
   }
 }
-`, url, ref, block)
+`, ref, block)
 }

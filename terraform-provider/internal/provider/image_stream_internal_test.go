@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
 	"github.com/elemental-suite/elemental/internal/imagetest"
-	"github.com/elemental-suite/elemental/internal/oci"
 )
 
 // TestStreamsDisk: the disk is streamed exactly when AWS is the only
@@ -50,10 +48,7 @@ func TestBuildStreamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layout := filepath.Join(t.TempDir(), "layout")
-	if err := imagetest.WriteLayout(layout, img, "stable"); err != nil {
-		t.Fatal(err)
-	}
+	src := imagetest.LayoutRef(t, img)
 	dig, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +69,7 @@ func TestBuildStreamed(t *testing.T) {
 			t.Setenv("TMPDIR", tmp)
 			ctx := context.Background()
 			regions, _ := types.ListValueFrom(ctx, types.StringType, []string{"us-east-1"})
-			m := imageModel{Source: types.StringValue(oci.LayoutPrefix + layout + ":stable"), Digest: types.StringValue(tc.digest),
+			m := imageModel{Source: types.StringValue(src), Digest: types.StringValue(tc.digest),
 				Generation: types.StringUnknown(), AWS: &awsImageModel{Regions: regions}}
 			r := &imageResource{data: &providerData{Version: "test", AWS: awsSettings{Region: "us-east-1",
 				AccessKey: "AKIAEMULATOR", SecretKey: "emulator", EC2Endpoint: srv.URL, EBSEndpoint: srv.URL, S3Endpoint: srv.URL}}}

@@ -1,11 +1,8 @@
 package provider_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -27,7 +21,6 @@ import (
 	"github.com/elemental-suite/elemental/internal/diskformat"
 	"github.com/elemental-suite/elemental/internal/imagetest"
 	"github.com/elemental-suite/elemental/internal/installer"
-	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
 )
 
 const streamEpoch = 1700000000
@@ -40,36 +33,15 @@ func streamConfig(awsURL, gcpURL, ref string, withGCP bool) string {
     bucket = "uploads"
   }`
 	}
-	return fmt.Sprintf(`
-provider "elemental" {
-  aws {
-    region     = "us-east-1"
-    access_key = "AKIAEMULATOR"
-    secret_key = "emulator"
-    endpoints {
-      ec2 = %[1]q
-      ebs = %[1]q
-      s3  = %[1]q
-    }
-  }
-  gcp {
-    project                = %[2]q
-    without_authentication = true
-    endpoints {
-      compute = %[3]q
-      storage = %[3]q
-    }
-  }
-}
-
+	return providerConfig(awsURL, gcpURL) + fmt.Sprintf(`
 resource "elemental_image" "s" {
-  source            = %[4]q
-  source_date_epoch = %[5]d
+  source            = %[1]q
+  source_date_epoch = %[2]d
   aws {
     regions = ["us-east-1"]
-  }%[6]s
+  }%[3]s
 }
-`, awsURL, gcpProject, gcpURL, ref, streamEpoch, gcp)
+`, ref, streamEpoch, gcp)
 }
 
 // TestAccImageStreamed publishes with TMPDIR pointed at a watched
@@ -215,15 +187,16 @@ func localDisk(t *testing.T, ref string) string {
 	return res.Outputs[0].Path
 }
 
-// sameDisk reads the snapshot back with ListSnapshotBlocks and
-// GetSnapshotBlock and compares it with the raw disk at path block by
-// block: the blocks held equal the disk's, the others are zeros in the
-// disk, and the volume is the disk rounded up to whole GiB.
+// sameDisk reads the snapshot back through the SDK with
+// awsemu.ReadSnapshot and compares it with the raw disk at path block by
+// block (awsemu.SnapshotData.CompareReaderAt): the blocks held equal the
+// disk's, the others are zeros in the disk, and the volume is the disk
+// rounded up to whole GiB.
 func sameDisk(url, snap, path string) error {
 	if snap == "" {
 		return fmt.Errorf("no snapshot recorded")
 	}
-	got, vol, err := snapshotBlocks(url, snap)
+	got, err := awsemu.ReadSnapshot(context.Background(), awsemu.Config(url), "us-east-1", snap)
 	if err != nil {
 		return err
 	}
@@ -236,64 +209,7 @@ func sameDisk(url, snap, path string) error {
 	if err != nil {
 		return err
 	}
-	if disk := (fi.Size() + (1 << 30) - 1) >> 30; vol != disk {
-		return fmt.Errorf("snapshot volume %d GiB, disk %d GiB", vol, disk)
-	}
-	zero := make([]byte, awspub.BlockSize)
-	want := make([]byte, awspub.BlockSize)
-	for i := int64(0); i*awspub.BlockSize < fi.Size(); i++ {
-		clear(want)
-		if _, err := f.ReadAt(want, i*awspub.BlockSize); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		g, ok := got[i]
-		if !ok {
-			g = zero
-		}
-		if !bytes.Equal(g, want) {
-			return fmt.Errorf("snapshot block %d (held: %v) differs from the disk installer.Run wrote", i, ok)
-		}
-		delete(got, i)
-	}
-	for i, g := range got {
-		if !bytes.Equal(g, zero) {
-			return fmt.Errorf("snapshot block %d past the end of the %d-byte disk holds data", i, fi.Size())
-		}
-	}
-	return nil
-}
-
-// snapshotBlocks reads every block a snapshot holds through the EBS direct
-// read APIs, and its volume size in GiB.
-func snapshotBlocks(url, snap string) (map[int64][]byte, int64, error) {
-	ctx := context.Background()
-	c := ebs.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAEMULATOR", "emulator", "")})
-	got := map[int64][]byte{}
-	var next *string
-	var vol int64
-	for {
-		list, err := c.ListSnapshotBlocks(ctx, &ebs.ListSnapshotBlocksInput{SnapshotId: &snap, NextToken: next})
-		if err != nil {
-			return nil, 0, fmt.Errorf("listing blocks of %s: %w", snap, err)
-		}
-		vol = aws.ToInt64(list.VolumeSize)
-		for _, b := range list.Blocks {
-			out, err := c.GetSnapshotBlock(ctx, &ebs.GetSnapshotBlockInput{SnapshotId: &snap, BlockIndex: b.BlockIndex, BlockToken: b.BlockToken})
-			if err != nil {
-				return nil, 0, fmt.Errorf("reading block %d of %s: %w", aws.ToInt32(b.BlockIndex), snap, err)
-			}
-			data, err := io.ReadAll(out.BlockData)
-			out.BlockData.Close()
-			if err != nil {
-				return nil, 0, fmt.Errorf("reading block %d of %s: %w", aws.ToInt32(b.BlockIndex), snap, err)
-			}
-			got[int64(aws.ToInt32(b.BlockIndex))] = data
-		}
-		if next = list.NextToken; next == nil {
-			return got, vol, nil
-		}
-	}
+	return got.CompareReaderAt(f, fi.Size())
 }
 
 // dirWatch walks a directory every few milliseconds and records every
