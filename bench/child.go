@@ -91,14 +91,31 @@ func runCore(ctx context.Context, args []string) error {
 	for _, p := range res.Partitions {
 		r.Partitions = append(r.Partitions, partition{Name: p.Name, Offset: p.Offset, Size: p.Size})
 	}
-	if *jsonOut == "" {
+	return writeJSON(*jsonOut, r)
+}
+
+// writeJSON writes a child's result for the parent; no path, no file.
+func writeJSON(path string, v any) error {
+	if path == "" {
 		return nil
 	}
-	b, err := json.Marshal(r)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(*jsonOut, b, 0o644)
+	return os.WriteFile(path, b, 0o644)
+}
+
+// readJSON reads the result a child wrote with writeJSON.
+func readJSON(path, what string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s result: %w", what, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("reading %s result: %w", what, err)
+	}
+	return nil
 }
 
 func writeHeapProfile(p string) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -68,13 +67,9 @@ func (r *runner) core(ctx context.Context, in input, extra ...string) (sample, e
 	if err != nil {
 		return s, fmt.Errorf("core build of %s: %w", in.Name, err)
 	}
-	b, err := os.ReadFile(js)
-	if err != nil {
-		return s, fmt.Errorf("reading core result: %w", err)
-	}
 	res := &coreResult{}
-	if err := json.Unmarshal(b, res); err != nil {
-		return s, fmt.Errorf("reading core result: %w", err)
+	if err := readJSON(js, "core", res); err != nil {
+		return s, err
 	}
 	r.last = res
 	s.Apparent, s.Allocated, err = fileSizes(res.Disk)

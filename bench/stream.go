@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -60,14 +59,7 @@ func runStream(ctx context.Context, args []string) error {
 	if err := publish.Delete(ctx, cfg, res, true); err != nil {
 		return fmt.Errorf("deleting AMI %s: %w", *name, err)
 	}
-	if *jsonOut == "" {
-		return nil
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(*jsonOut, b, 0o644)
+	return writeJSON(*jsonOut, out)
 }
 
 // streamRun is one measured source → AMI run with no disk file.
@@ -93,13 +85,9 @@ func (r *runner) streamBench(ctx context.Context, in input, url string) (*stream
 	if err != nil {
 		return nil, fmt.Errorf("streaming %s to an AMI: %w", in.Name, err)
 	}
-	b, err := os.ReadFile(js)
-	if err != nil {
-		return nil, fmt.Errorf("reading stream result: %w", err)
-	}
 	run := &streamRun{Sample: s}
-	if err := json.Unmarshal(b, &run.streamResult); err != nil {
-		return nil, fmt.Errorf("reading stream result: %w", err)
+	if err := readJSON(js, "stream", &run.streamResult); err != nil {
+		return nil, err
 	}
 	return run, nil
 }
