@@ -17,13 +17,14 @@ type goBench struct {
 }
 
 // hotPaths are the benchmarks of the hot paths: layer reading and
-// decompression, the ext writer, block hashing, the GCE gzip writer and a
-// whole build.
+// decompression, the ext writer, block hashing, the GCE gzip writer, the
+// block assembler of streamed uploads and a whole build.
 var hotPaths = []goBench{
 	{Pkg: "./internal/oci", Regexp: "^Benchmark(Walk|Gunzip)$"},
 	{Pkg: "./internal/ext4", Regexp: "^BenchmarkWrite$"},
 	{Pkg: "./internal/squashfs", Regexp: "^BenchmarkWrite$"},
 	{Pkg: "./internal/diskformat", Regexp: "^Benchmark(Blocks|Convert)$/^(gce)?$"},
+	{Pkg: "./internal/blockstream", Regexp: "^BenchmarkSequential4K$"},
 	{Pkg: "./internal/installer", Regexp: "^BenchmarkRun$"},
 }
 
