@@ -37,7 +37,7 @@ func runStream(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	p, err := installer.Prepare(ctx, installer.Spec{Source: *source, OutputDir: os.TempDir(), SourceDateEpoch: epoch})
+	p, err := installer.Prepare(ctx, installer.Spec{Source: *source, SourceDateEpoch: epoch})
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,9 @@ func inspectSource(ctx context.Context, spec Spec, src *oci.Source, o *options) 
 
 // Run builds the disk the spec describes into files in Spec.OutputDir.
 func Run(ctx context.Context, spec Spec, opts ...Option) (*Result, error) {
+	if err := spec.validateFiles(); err != nil {
+		return nil, err
+	}
 	p, err := Prepare(ctx, spec, opts...)
 	if err != nil {
 		return nil, err
@@ -129,8 +132,9 @@ type Prepared struct {
 }
 
 // Prepare runs everything of a build up to the first write: the spec is
-// validated, the source opened (and its signature checked), the layers'
-// headers read and the disk planned.
+// validated (OutputDir may be empty: only Write needs it), the source
+// opened (and its signature checked), the layers' headers read and the
+// disk planned.
 func Prepare(ctx context.Context, spec Spec, opts ...Option) (_ *Prepared, err error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -180,6 +184,9 @@ func (p *Prepared) Inspection() *Inspection { return p.b.insp }
 // Write writes the disk in every format of the spec to its output
 // directory.
 func (p *Prepared) Write(ctx context.Context) (*Result, error) {
+	if p.b.spec.OutputDir == "" {
+		return nil, errNoOutputDir
+	}
 	if err := p.use(); err != nil {
 		return nil, err
 	}

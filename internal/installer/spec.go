@@ -111,6 +111,8 @@ func (s *Spec) setDefaults() {
 }
 
 // Validate reports every problem of the spec at once, naming the field.
+// OutputDir is not required: a build that only streams (Prepare, then
+// Prepared.Stream) writes no file; Run and Prepared.Write check it.
 func (s Spec) Validate() error {
 	s.setDefaults()
 	var errs []error
@@ -122,9 +124,6 @@ func (s Spec) Validate() error {
 	case "linux/amd64", "linux/arm64":
 	default:
 		add("platform %q: want linux/amd64 or linux/arm64", s.Platform)
-	}
-	if s.OutputDir == "" {
-		add("output directory: required")
 	}
 	if strings.ContainsAny(s.Name, "/\\") || s.Name == "." || s.Name == ".." {
 		add("name %q: must be a plain file name", s.Name)
@@ -165,6 +164,18 @@ func (s Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// errNoOutputDir is the problem of a file build without a directory.
+var errNoOutputDir = errors.New("output directory: required")
+
+// validateFiles is Validate for a build that writes files.
+func (s Spec) validateFiles() error {
+	err := s.Validate()
+	if s.OutputDir == "" {
+		err = errors.Join(err, errNoOutputDir)
+	}
+	return err
 }
 
 // checkVerification refuses an unusable key and a source kind that cannot

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/elemental-suite/elemental/internal/imagetest"
@@ -60,8 +61,8 @@ func TestStreamMatchesFile(t *testing.T) {
 		recoveryFS string
 	}{{"v2 squashfs", 2, ""}, {"v1 squashfs xz", 1, ""}, {"v2 ext2 recovery", 2, "ext2"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := installer.Spec{Source: derivative(t, tc.gen, bigFiles()), SourceDateEpoch: 1700000000, RecoveryFS: tc.recoveryFS,
-				OutputDir: filepath.Join(t.TempDir(), "never-made")}
+			// No output directory: a stream writes no file.
+			spec := installer.Spec{Source: derivative(t, tc.gen, bigFiles()), SourceDateEpoch: 1700000000, RecoveryFS: tc.recoveryFS}
 			p, err := installer.Prepare(context.Background(), spec)
 			if err != nil {
 				t.Fatal(err)
@@ -77,9 +78,6 @@ func TestStreamMatchesFile(t *testing.T) {
 			}
 			if res.Generation != inspect.Generation(tc.gen) {
 				t.Errorf("generation %v", res.Generation)
-			}
-			if _, err := os.Stat(spec.OutputDir); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("streaming created the output directory (%v)", err)
 			}
 			if sink.twice != 0 {
 				t.Errorf("%d blocks came twice", sink.twice)
@@ -148,6 +146,23 @@ func bigFiles() imagetest.Layer {
 		l = append(l, imagetest.File{Path: fmt.Sprintf("usr/share/big%d", i), Type: rootfs.TypeReg, Mode: 0o644, Data: data[:len(data)-8]})
 	}
 	return l
+}
+
+// A stream needs no output directory; writing files does, and both Run
+// and Prepared.Write say so before writing anything.
+func TestOutputDirOnlyForFiles(t *testing.T) {
+	src := derivative(t, 2)
+	if _, err := installer.Run(context.Background(), installer.Spec{Source: src}); err == nil || !strings.Contains(err.Error(), "output directory: required") {
+		t.Fatalf("Run without an output directory: %v", err)
+	}
+	p, err := installer.Prepare(context.Background(), installer.Spec{Source: src})
+	if err != nil {
+		t.Fatalf("Prepare without an output directory: %v", err)
+	}
+	defer p.Close()
+	if _, err := p.Write(context.Background()); err == nil || !strings.Contains(err.Error(), "output directory: required") {
+		t.Fatalf("Write without an output directory: %v", err)
+	}
 }
 
 // A consumer's error stops the build and comes back; a cancel stops it too.

@@ -23,8 +23,7 @@ const StatePrepared = "elemental_prepared"
 //	StatePrepared *installer.Prepared (closed by Cleanup)
 //	generated data SourceImageDigest, Generation, KernelVersion, OSVersion
 type StepPrepareDisk struct {
-	// Spec is what to build. An empty OutputDir (required by the core,
-	// never written to by a stream) or CacheDir means StateWorkDir, so the
+	// Spec is what to build. An empty CacheDir means StateWorkDir, so the
 	// layer cache of a remote source lives in the work directory.
 	Spec          installer.Spec
 	GeneratedData *packerbuilderdata.GeneratedData
@@ -38,12 +37,8 @@ var _ multistep.Step = (*StepPrepareDisk)(nil)
 func (s *StepPrepareDisk) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := UI(state)
 	spec := s.Spec
-	work, _ := state.Get(StateWorkDir).(string)
-	if spec.OutputDir == "" {
-		spec.OutputDir = work
-	}
 	if spec.CacheDir == "" {
-		spec.CacheDir = work
+		spec.CacheDir, _ = state.Get(StateWorkDir).(string)
 	}
 	start := time.Now()
 	ui.Say(fmt.Sprintf("Preparing the disk from %s...", spec.Source))

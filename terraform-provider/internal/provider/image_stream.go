@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -35,8 +34,7 @@ func streamsDisk(ctx context.Context, m *imageModel) (bool, error) {
 // at any time; on failure or cancellation the publisher deletes what it
 // created, and Close removes the layer cache.
 func (r *imageResource) buildStreamed(ctx context.Context, m *imageModel) error {
-	// The spec needs an output directory; a stream never writes to it.
-	spec, err := toSpec(ctx, *m, r.data, os.TempDir(), m.ID.ValueString(), nil)
+	spec, err := toSpec(ctx, *m, r.data, "", m.ID.ValueString(), nil)
 	if err != nil {
 		return err
 	}
