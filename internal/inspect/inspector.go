@@ -64,16 +64,23 @@ func (in *Inspector) Add(e *rootfs.Entry) (io.WriteCloser, error) {
 }
 
 // lookedUpNames are the base-name patterns of every regular file Report
-// finds by name or glob besides the captured boot files (wanted): kernels
-// and initrds (kernelPatterns, initrdPatterns), the elemental binary,
+// finds by name or glob besides the captured boot files (wanted): the
+// kernel and initrd patterns' base names, the elemental binary,
 // microcode, the SELinux file contexts, and dracut module names. A lookup
 // added to Report must add its pattern here; TestFilteringKeepsReports
 // compares Reports with and without the filter.
-var lookedUpNames = []string{
-	"uImage*", "Image*", "zImage*", "vmlinuz*", "image*",
-	"elemental.initrd*", "initrd*", "initramfs*",
+var lookedUpNames = append(baseNames(kernelPatterns, initrdPatterns),
 	"elemental", "*ucode*", "file_contexts",
-	"*elemental-rootfs", "*elemental-sysroot", "*elemental-immutable-rootfs", "*cos-immutable-rootfs",
+	"*elemental-rootfs", "*elemental-sysroot", "*elemental-immutable-rootfs", "*cos-immutable-rootfs")
+
+func baseNames(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, p := range l {
+			out = append(out, path.Base(p))
+		}
+	}
+	return out
 }
 
 func lookedUp(base string) bool {
