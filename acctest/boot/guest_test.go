@@ -143,8 +143,13 @@ func (g *guest) try(t *testing.T, cmd string, timeout time.Duration) (string, er
 // reboot reboots the guest gracefully and waits for the next boot.
 func (g *guest) reboot(t *testing.T, version, mode, digest string) marker {
 	t.Helper()
+	resets := g.vm.Resets()
 	g.shutdown(t)
-	return g.waitBoot(t, version, mode, digest)
+	m := g.waitBoot(t, version, mode, digest)
+	if g.vm.Resets() <= resets {
+		t.Errorf("the guest booted again without a reset the harness saw (resets %d before and after)", resets)
+	}
+	return m
 }
 
 // rebootUnattended reboots and lets GRUB's menu time out, as on an

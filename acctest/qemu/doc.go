@@ -32,8 +32,14 @@
 //     loopback port reaches the guest's sshd; the guest reaches services
 //     on the host's loopback (such as the test registry) at 10.0.2.2.
 //   - SSH pins the guest's host key; it never accepts an unknown key.
-//   - Guest reboots are allowed (no -no-reboot), so upgrade and reset
-//     flows can be followed across reboots.
+//   - Guest reboots are followed, so upgrade and reset flows can be
+//     tested across them, but not by QEMU's own warm reset: QEMU runs
+//     with -no-reboot and the harness starts a fresh QEMU process on the
+//     same overlay, variable store and SSH port when the guest resets,
+//     as a power cycle would. A CI run under KVM showed why: the guest
+//     printed "reboot: machine restart" and the VM stayed silent for the
+//     remaining 18 minutes. A guest power-off ("reboot: Power down")
+//     ends the VM.
 //   - QEMU runs in its own process group; Close (and context
 //     cancellation) kill the whole group, and StartT registers Close with
 //     t.Cleanup so nothing outlives a failing test.

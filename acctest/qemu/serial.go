@@ -137,3 +137,29 @@ func (s *serialBuffer) waitFor(ctx context.Context, re *regexp.Regexp, pos *int,
 		}
 	}
 }
+
+// powerDownRE matches what Linux prints last when the guest powers off
+// (as opposed to "reboot: Restarting system").
+var powerDownRE = regexp.MustCompile(`reboot: Power down|System halted`)
+
+// poweredOff reports whether the guest's last lines say it powered off.
+func (s *serialBuffer) poweredOff() bool {
+	for _, l := range s.tail(5) {
+		if powerDownRE.MatchString(l) {
+			return true
+		}
+	}
+	return false
+}
+
+// breakLine ends the unterminated last line, so the output of the next
+// QEMU process starts a line of its own.
+func (s *serialBuffer) breakLine() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.partial) > 0 {
+		s.lines = append(s.lines, cleanLine(s.partial))
+		s.partial = nil
+		s.notifyLocked()
+	}
+}

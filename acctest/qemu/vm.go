@@ -27,16 +27,19 @@ type VM struct {
 	logPath string
 	sshPort int
 	accel   string
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
+	ctx     context.Context // the Start context: relaunches run under it too
+	args    []string        // QEMU's command line, the same for every launch
 	serial  *serialBuffer
 	menu    *menuPresser
 	stderr  *syncBuffer
-	exited  chan struct{} // closed when QEMU has been reaped
-	waitErr error
+	exited  chan struct{} // closed when the last QEMU process has been reaped
 
 	mu      sync.Mutex
-	pos     int // WaitFor position
+	cmd     *exec.Cmd      // the current QEMU process
+	stdin   io.WriteCloser // its serial input
+	resets  int            // guest resets followed by a fresh QEMU
+	closed  bool           // Close has begun: launch no more
+	pos     int            // WaitFor position
 	ssh     *sshConn
 	closing sync.Once
 	closeEr error
@@ -99,7 +102,7 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating VM directory: %w", err)
 	}
-	vm := &VM{opts: opts, dir: dir, accel: accel, serial: newSerialBuffer(),
+	vm := &VM{opts: opts, dir: dir, accel: accel, ctx: ctx, serial: newSerialBuffer(),
 		stderr: &syncBuffer{}, exited: make(chan struct{})}
 	if err := vm.start(ctx); err != nil {
 		os.RemoveAll(dir)
@@ -134,49 +137,86 @@ func (vm *VM) start(ctx context.Context) error {
 		return err
 	}
 	vm.sshPort = port
-	args := qemuArgs(vm.opts, vm.accel, overlay, vars, port)
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	vm.args = qemuArgs(vm.opts, vm.accel, overlay, vars, port)
+	vm.menu = newMenuPresser(!vm.opts.KeepMenuTimeout, func() { go vm.Type("\r") })
+	stdout, err := vm.launch()
+	if err != nil {
+		logFile.Close()
+		return err
+	}
+	go vm.pump(stdout, logFile)
+	return nil
+}
+
+// launch starts one QEMU process on the VM's command line and returns
+// its serial output. It refuses once Close has begun, so a guest reset
+// racing Close cannot leave a process behind.
+func (vm *VM) launch() (io.ReadCloser, error) {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.closed {
+		return nil, errors.New("the VM is closed")
+	}
+	cmd := exec.CommandContext(vm.ctx, "qemu-system-x86_64", vm.args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Stderr = vm.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		logFile.Close()
-		return fmt.Errorf("connecting to QEMU serial output: %w", err)
+		return nil, fmt.Errorf("connecting to QEMU serial output: %w", err)
 	}
-	if vm.stdin, err = cmd.StdinPipe(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("connecting to QEMU serial input: %w", err)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("connecting to QEMU serial input: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("starting qemu-system-x86_64 (Debian package qemu-system-x86): %w", err)
+		return nil, fmt.Errorf("starting qemu-system-x86_64 (Debian package qemu-system-x86): %w", err)
 	}
-	vm.cmd = cmd
-	vm.menu = newMenuPresser(!vm.opts.KeepMenuTimeout, func() { go vm.Type("\r") })
-	go vm.pump(stdout, logFile)
-	return nil
+	vm.cmd, vm.stdin = cmd, stdin
+	return stdout, nil
 }
 
-// pump copies serial output to the log and the line buffer, then reaps
-// QEMU.
+// pump copies serial output to the log and the line buffer and reaps
+// QEMU. QEMU runs with -no-reboot, so a guest reset ends the process
+// cleanly; pump then starts QEMU again on the same overlay, variable
+// store and SSH port, as a power cycle would. A guest power-off (the
+// kernel's "reboot: Power down"), a kill or an error end the VM.
 func (vm *VM) pump(stdout io.Reader, logFile *os.File) {
-	_, copyErr := io.Copy(io.MultiWriter(logFile, vm.serial, vm.menu), stdout)
-	logFile.Close()
-	vm.waitErr = vm.cmd.Wait()
-	why := fmt.Errorf("qemu exited (%v); stderr: %s", vm.waitErr, strings.TrimSpace(vm.stderr.String()))
-	if copyErr != nil {
-		why = fmt.Errorf("%w; reading serial: %v", why, copyErr)
+	defer logFile.Close()
+	for {
+		_, copyErr := io.Copy(io.MultiWriter(logFile, vm.serial, vm.menu), stdout)
+		vm.mu.Lock()
+		cmd := vm.cmd
+		vm.mu.Unlock()
+		waitErr := cmd.Wait()
+		if copyErr == nil && waitErr == nil && vm.ctx.Err() == nil && !vm.serial.poweredOff() {
+			vm.serial.breakLine()
+			next, err := vm.launch()
+			if err == nil {
+				vm.mu.Lock()
+				vm.resets++
+				vm.mu.Unlock()
+				fmt.Fprintf(logFile, "\n[acctest/qemu: guest reset; QEMU started again on the same disk]\n")
+				stdout = next
+				continue
+			}
+			waitErr = err
+		}
+		why := fmt.Errorf("qemu exited (%v); stderr: %s", waitErr, strings.TrimSpace(vm.stderr.String()))
+		if copyErr != nil {
+			why = fmt.Errorf("%w; reading serial: %v", why, copyErr)
+		}
+		vm.serial.end(why)
+		close(vm.exited)
+		return
 	}
-	vm.serial.end(why)
-	close(vm.exited)
 }
 
 func qemuArgs(o Options, accel, overlay, vars string, sshPort int) []string {
 	args := []string{
 		"-machine", "q35", "-accel", accel,
 		"-m", strconv.Itoa(o.MemoryMB), "-smp", strconv.Itoa(o.CPUs),
-		"-nodefaults", "-display", "none", "-vga", "none",
+		"-nodefaults", "-display", "none", "-vga", "none", "-no-reboot",
 		"-chardev", "stdio,id=serial0,signal=off", "-serial", "chardev:serial0",
 		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + o.OVMFCode,
 		"-drive", "if=pflash,format=raw,unit=1,file=" + vars,
@@ -236,8 +276,20 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Pid is QEMU's process id.
-func (vm *VM) Pid() int { return vm.cmd.Process.Pid }
+// Pid is the current QEMU process's id; it changes when the guest resets.
+func (vm *VM) Pid() int {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.cmd.Process.Pid
+}
+
+// Resets is how many guest resets the VM has followed so far (each one a
+// fresh QEMU process on the same disk).
+func (vm *VM) Resets() int {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.resets
+}
 
 // Accel is the accelerator in use ("kvm" or "tcg").
 func (vm *VM) Accel() string { return vm.accel }
@@ -285,7 +337,10 @@ func (vm *VM) WaitFor(ctx context.Context, re *regexp.Regexp, timeout time.Durat
 // Type sends s to the guest's serial console (for example a key press in
 // a boot menu).
 func (vm *VM) Type(s string) error {
-	if _, err := io.WriteString(vm.stdin, s); err != nil {
+	vm.mu.Lock()
+	stdin := vm.stdin
+	vm.mu.Unlock()
+	if _, err := io.WriteString(stdin, s); err != nil {
 		return fmt.Errorf("writing to serial console: %w", err)
 	}
 	return nil
@@ -308,12 +363,14 @@ func (vm *VM) Close() error {
 		if vm.ssh != nil {
 			vm.ssh.close()
 		}
+		vm.closed = true
+		pid := vm.cmd.Process.Pid
 		vm.mu.Unlock()
-		_ = syscall.Kill(-vm.cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		select {
 		case <-vm.exited:
 		case <-time.After(30 * time.Second):
-			vm.closeEr = fmt.Errorf("qemu pid %d did not exit after SIGKILL", vm.cmd.Process.Pid)
+			vm.closeEr = fmt.Errorf("qemu pid %d did not exit after SIGKILL", pid)
 		}
 		if err := os.RemoveAll(vm.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			vm.closeEr = errors.Join(vm.closeEr, fmt.Errorf("removing VM directory: %w", err))
