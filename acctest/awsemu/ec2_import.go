@@ -2,6 +2,8 @@ package awsemu
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -55,11 +57,11 @@ func (e *Emulator) settle(t *importTask, now time.Time) {
 	case t.format != "RAW":
 		t.message = "ClientError: Disk validation failed [only RAW images are emulated]"
 		return
-	case len(data) == 0:
+	case data.size == 0:
 		t.message = "ClientError: Disk validation failed [empty disk image]"
 		return
 	}
-	t.size = int64(len(data))
+	t.size = data.size
 	s := &snapshot{
 		id: e.nextID("snap"), region: t.region, description: "Created by AWS-VMImport service for " + t.id,
 		volumeSize: (t.size + gib - 1) / gib, encrypted: t.encrypted, kmsKey: t.kmsKey,
@@ -68,11 +70,15 @@ func (e *Emulator) settle(t *importTask, now time.Time) {
 	if s.encrypted && s.kmsKey == "" {
 		s.kmsKey = "arn:aws:kms:" + t.region + ":" + AccountID + ":alias/aws/ebs"
 	}
+	blk := make([]byte, BlockSize)
 	for off := int64(0); off < t.size; off += BlockSize {
-		blk := make([]byte, BlockSize)
-		copy(blk, data[off:min(off+BlockSize, t.size)])
+		clear(blk)
+		if _, err := data.ReadAt(blk[:min(BlockSize, t.size-off)], off); err != nil && !errors.Is(err, io.EOF) {
+			t.message = "ClientError: Disk validation failed [reading the S3 object: " + err.Error() + "]"
+			return
+		}
 		if !bytes.Equal(blk, zeroBlock) {
-			s.blocks[int32(off/BlockSize)] = blk
+			s.blocks[int32(off/BlockSize)] = append([]byte(nil), blk...)
 		}
 	}
 	e.snaps[s.id] = s

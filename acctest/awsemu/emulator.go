@@ -41,8 +41,8 @@ type Emulator struct {
 	snaps   map[string]*snapshot // by id
 	images  map[string]*image    // by id
 	tasks   map[string]*importTask
-	tags    map[string]map[string]string // resource id → key → value
-	buckets map[string]map[string][]byte // bucket → key → data
+	tags    map[string]map[string]string  // resource id → key → value
+	buckets map[string]map[string]*object // bucket → key → data
 	uploads map[string]*multipart
 	faults  *faultInjector
 	counts  map[string]int // operation → requests seen
@@ -63,7 +63,7 @@ func New(opts Options) *Emulator {
 		images:  map[string]*image{},
 		tasks:   map[string]*importTask{},
 		tags:    map[string]map[string]string{},
-		buckets: map[string]map[string][]byte{},
+		buckets: map[string]map[string]*object{},
 		uploads: map[string]*multipart{},
 		faults:  newFaultInjector(opts.Faults),
 		counts:  map[string]int{},
@@ -214,7 +214,7 @@ func (e *Emulator) CreateBucket(name string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.buckets[name] == nil {
-		e.buckets[name] = map[string][]byte{}
+		e.buckets[name] = map[string]*object{}
 	}
 }
 

@@ -2,10 +2,8 @@ package awsemu
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -116,10 +114,20 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 		w.Header().Set("Location", "/"+bucket)
 		return
 	}
+	// Data (PutObject, UploadPart) goes to an object file; the only other
+	// body read, CompleteMultipartUpload's, is a small XML document.
+	var data *object
 	var body []byte
-	if r.Method == http.MethodPut || r.Method == http.MethodPost {
+	switch r.Method {
+	case http.MethodPut:
 		var err error
-		if body, err = readS3Body(r); err != nil {
+		if data, err = newObject(s3Body(r)); err != nil {
+			s3Error(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			return
+		}
+	case http.MethodPost:
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, maxXMLBody)); err != nil {
 			s3Error(w, http.StatusBadRequest, "IncompleteBody", err.Error())
 			return
 		}
@@ -133,20 +141,20 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	switch op {
 	case "PutObject":
-		objs[key] = body
-		w.Header().Set("ETag", etag(body))
+		objs[key] = data
+		w.Header().Set("ETag", data.etag)
 	case "HeadBucket":
 	case "HeadObject", "GetObject":
-		data, ok := objs[key]
+		obj, ok := objs[key]
 		if !ok {
 			s3Error(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
 			return
 		}
-		w.Header().Set("ETag", etag(data))
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Header().Set("ETag", obj.etag)
+		w.Header().Set("Content-Length", strconv.FormatInt(obj.size, 10))
 		w.Header().Set("Content-Type", "application/octet-stream")
 		if op == "GetObject" {
-			_, _ = w.Write(data)
+			_, _ = io.Copy(w, obj.reader())
 		}
 	case "DeleteObject":
 		delete(objs, key)
@@ -156,14 +164,14 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 	case "ListMultipartUploads":
 		e.listUploads(w, bucket, r.URL.Query().Get("prefix"))
 	default:
-		e.serveMultipart(w, r, op, bucket, key, body)
+		e.serveMultipart(w, r, op, bucket, key, data, body)
 	}
 }
 
 func (e *Emulator) listObjects(w http.ResponseWriter, bucket, prefix string) {
 	type obj struct {
 		Key  string `xml:"Key"`
-		Size int    `xml:"Size"`
+		Size int64  `xml:"Size"`
 		ETag string `xml:"ETag"`
 	}
 	type result struct {
@@ -176,7 +184,7 @@ func (e *Emulator) listObjects(w http.ResponseWriter, bucket, prefix string) {
 	res := result{Name: bucket, Prefix: prefix}
 	for k, v := range e.buckets[bucket] {
 		if strings.HasPrefix(k, prefix) {
-			res.Contents = append(res.Contents, obj{k, len(v), etag(v)})
+			res.Contents = append(res.Contents, obj{k, v.size, v.etag})
 		}
 	}
 	sort.Slice(res.Contents, func(a, b int) bool { return res.Contents[a].Key < res.Contents[b].Key })
@@ -213,11 +221,11 @@ func (e *Emulator) listUploads(w http.ResponseWriter, bucket, prefix string) {
 
 // serveMultipart answers the multipart upload operations. Callers hold
 // e.mu.
-func (e *Emulator) serveMultipart(w http.ResponseWriter, r *http.Request, op, bucket, key string, body []byte) {
+func (e *Emulator) serveMultipart(w http.ResponseWriter, r *http.Request, op, bucket, key string, data *object, body []byte) {
 	q := r.URL.Query()
 	if op == "CreateMultipartUpload" {
 		id := e.nextID("upload")
-		e.uploads[id] = &multipart{bucket: bucket, key: key, parts: map[int][]byte{}}
+		e.uploads[id] = &multipart{bucket: bucket, key: key, parts: map[int]*object{}}
 		writeS3XML(w, struct {
 			XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
 			Bucket   string   `xml:"Bucket"`
@@ -238,8 +246,8 @@ func (e *Emulator) serveMultipart(w http.ResponseWriter, r *http.Request, op, bu
 			s3Error(w, http.StatusBadRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000")
 			return
 		}
-		up.parts[n] = body
-		w.Header().Set("ETag", etag(body))
+		up.parts[n] = data
+		w.Header().Set("ETag", data.etag)
 	case "AbortMultipartUpload":
 		delete(e.uploads, q.Get("uploadId"))
 		w.WriteHeader(http.StatusNoContent)
@@ -259,65 +267,92 @@ func (e *Emulator) completeMultipart(w http.ResponseWriter, id string, up *multi
 		s3Error(w, http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed")
 		return
 	}
-	var data bytes.Buffer
+	parts := make([]*object, 0, len(req.Parts))
 	for i, p := range req.Parts {
 		part, ok := up.parts[p.PartNumber]
 		switch {
-		case !ok || strings.Trim(p.ETag, `"`) != strings.Trim(etag(part), `"`):
+		case !ok || strings.Trim(p.ETag, `"`) != strings.Trim(part.etag, `"`):
 			s3Error(w, http.StatusBadRequest, "InvalidPart", fmt.Sprintf("part %d was not uploaded or its ETag does not match", p.PartNumber))
 			return
 		case i > 0 && p.PartNumber <= req.Parts[i-1].PartNumber:
 			s3Error(w, http.StatusBadRequest, "InvalidPartOrder", "parts must be in ascending order")
 			return
-		case i < len(req.Parts)-1 && len(part) < 5<<20:
+		case i < len(req.Parts)-1 && part.size < 5<<20:
 			s3Error(w, http.StatusBadRequest, "EntityTooSmall", "parts other than the last must be at least 5 MiB")
 			return
 		}
-		data.Write(part)
+		parts = append(parts, part)
 	}
-	e.buckets[up.bucket][up.key] = data.Bytes()
+	obj, err := concatObjects(parts)
+	if err != nil {
+		s3Error(w, http.StatusInternalServerError, "InternalError", err.Error())
+		return
+	}
+	e.buckets[up.bucket][up.key] = obj
 	delete(e.uploads, id)
 	writeS3XML(w, struct {
 		XMLName xml.Name `xml:"CompleteMultipartUploadResult"`
 		Bucket  string   `xml:"Bucket"`
 		Key     string   `xml:"Key"`
 		ETag    string   `xml:"ETag"`
-	}{Bucket: up.bucket, Key: up.key, ETag: etag(data.Bytes())})
+	}{Bucket: up.bucket, Key: up.key, ETag: obj.etag})
 }
 
-func etag(b []byte) string {
-	sum := md5.Sum(b)
-	return `"` + hex.EncodeToString(sum[:]) + `"`
-}
+// maxXMLBody bounds the CompleteMultipartUpload document (10 000 parts).
+const maxXMLBody = 4 << 20
 
-// readS3Body reads a request body, decoding aws-chunked framing (used by
-// the SDKs for streaming checksums) when present.
-func readS3Body(r *http.Request) ([]byte, error) {
+// s3Body is a request's data, with aws-chunked framing (used by the SDKs
+// for streaming checksums) decoded when present.
+func s3Body(r *http.Request) io.Reader {
 	chunked := strings.Contains(r.Header.Get("Content-Encoding"), "aws-chunked") ||
 		strings.HasPrefix(r.Header.Get("X-Amz-Content-Sha256"), "STREAMING-")
 	if !chunked {
-		return io.ReadAll(r.Body)
+		return r.Body
 	}
-	br := bufio.NewReader(r.Body)
-	var out bytes.Buffer
-	for {
-		line, err := br.ReadString('\n')
+	return &awsChunked{br: bufio.NewReader(r.Body)}
+}
+
+// awsChunked decodes aws-chunked framing: hex size;extensions CRLF, data,
+// CRLF, ... up to a zero-size chunk (trailers follow; checksums are not
+// verified).
+type awsChunked struct {
+	br   *bufio.Reader
+	left int64 // data bytes left in the current chunk
+	done bool
+}
+
+func (c *awsChunked) Read(p []byte) (int, error) {
+	for c.left == 0 {
+		if c.done {
+			return 0, io.EOF
+		}
+		line, err := c.br.ReadString('\n')
 		if err != nil {
-			return nil, fmt.Errorf("reading aws-chunked header: %w", err)
+			return 0, fmt.Errorf("reading aws-chunked header: %w", err)
 		}
 		sizeHex, _, _ := strings.Cut(strings.TrimSpace(line), ";")
 		n, err := strconv.ParseInt(sizeHex, 16, 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad aws-chunked size %q: %w", sizeHex, err)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad aws-chunked size %q", sizeHex)
 		}
 		if n == 0 {
-			return out.Bytes(), nil // trailers follow; checksums are not verified
+			c.done = true
+			continue
 		}
-		if _, err := io.CopyN(&out, br, n); err != nil {
-			return nil, fmt.Errorf("reading aws-chunked data: %w", err)
-		}
-		if _, err := br.ReadString('\n'); err != nil {
-			return nil, fmt.Errorf("reading aws-chunked terminator: %w", err)
+		c.left = n
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.br.Read(p)
+	c.left -= int64(n)
+	if c.left == 0 && err == nil {
+		if _, err := c.br.ReadString('\n'); err != nil {
+			return n, fmt.Errorf("reading aws-chunked terminator: %w", err)
 		}
 	}
+	if errors.Is(err, io.EOF) && c.left > 0 {
+		err = fmt.Errorf("reading aws-chunked data: %w", io.ErrUnexpectedEOF)
+	}
+	return n, err
 }

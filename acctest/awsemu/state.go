@@ -134,7 +134,7 @@ func (t *importTask) status(now time.Time) string {
 // multipart is an unfinished S3 multipart upload.
 type multipart struct {
 	bucket, key string
-	parts       map[int][]byte
+	parts       map[int]*object
 }
 
 // setTags merges tags into the tags of id. Callers hold e.mu.

@@ -12,8 +12,21 @@ import (
 // Reference builds spec with installer.Run and returns the result and the
 // contents of its first output, which must be a raw disk (the default
 // format, or diskformat.Raw first in spec.Formats). An empty
-// spec.OutputDir is a fresh t.TempDir. It fails t on any error.
+// spec.OutputDir is a fresh t.TempDir. It fails t on any error. For large
+// disks prefer ReferenceFile, which keeps the disk off the heap.
 func Reference(t testing.TB, spec installer.Spec) (*installer.Result, []byte) {
+	t.Helper()
+	res, path := ReferenceFile(t, spec)
+	disk, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the reference disk: %v", err)
+	}
+	return res, disk
+}
+
+// ReferenceFile is Reference that returns the raw disk's path instead of
+// its contents.
+func ReferenceFile(t testing.TB, spec installer.Spec) (*installer.Result, string) {
 	t.Helper()
 	if spec.OutputDir == "" {
 		spec.OutputDir = t.TempDir()
@@ -25,9 +38,5 @@ func Reference(t testing.TB, spec installer.Spec) (*installer.Result, []byte) {
 	if len(res.Outputs) == 0 || res.Outputs[0].Format != diskformat.Raw {
 		t.Fatalf("reference build of %s wrote %+v, want a raw disk first", spec.Source, res.Outputs)
 	}
-	disk, err := os.ReadFile(res.Outputs[0].Path)
-	if err != nil {
-		t.Fatalf("reading the reference disk: %v", err)
-	}
-	return res, disk
+	return res, res.Outputs[0].Path
 }
