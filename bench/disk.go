@@ -62,6 +62,9 @@ func (r *runner) core(ctx context.Context, in input, extra ...string) (sample, e
 	js := filepath.Join(d, "result.json")
 	args := append([]string{"core", "-source", in.ref(), "-out", d, "-json", js}, extra...)
 	cmd := command(ctx, d, r.bin, args...)
+	// Its temporary files (the layer spill, the file systems' spilled
+	// tables) go to the measured scratch directory too.
+	cmd.Env = append(os.Environ(), "TMPDIR="+d)
 	cmd.Stderr = os.Stderr
 	s, err := measure(ctx, cmd, d, true)
 	if err != nil {

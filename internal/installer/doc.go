@@ -9,6 +9,10 @@
 // final offset in a sparse raw disk (the snapshot or active/passive images,
 // the recovery image, the kernel and initrd of recovery). Nothing is
 // unpacked to a directory, nothing is mounted, and no external tool runs.
+// Each layer is inflated once: the first pass keeps the tar it inflated,
+// S2-compressed, in a private temporary directory (internal/oci's spill,
+// about 40% of the tar), and the second pass reads that back instead of
+// inflating the blob again; Prepared.Close removes it.
 //
 // Run is Prepare (everything up to the first write) followed by
 // Prepared.Write. Prepared.Stream writes the same disk, byte for byte, as

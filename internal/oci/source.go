@@ -53,7 +53,13 @@ type Options struct {
 	// transient error (429, 5xx) is tried, with exponential backoff from
 	// one second; zero means 3.
 	Attempts int
-	// Progress, when set, is called as compressed layer bytes are read.
+	// SpillDir, when set, is a private directory where a Walk keeps each
+	// layer it decompressed (S2-compressed, about 40% of the tar) so that
+	// later Walks read it instead of inflating the blob again (see
+	// spill.go). The caller removes the directory.
+	SpillDir string
+	// Progress, when set, is called as compressed layer bytes are read (a
+	// layer read from its spill reports once, whole, at its end).
 	Progress func(Progress)
 }
 

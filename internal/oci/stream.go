@@ -26,15 +26,22 @@ var (
 
 // layerStream is the uncompressed tar stream of one layer. finish drains
 // what the tar reader left unread so that the blob's digest is checked,
-// and commits or discards a cache file.
+// and commits or discards a cache file and a spill.
 type layerStream struct {
 	io.Reader
-	verify *verifier
+	verify *verifier // nil when reading a spill, verified when it was made
 	closes []func() error
-	// commit runs once the blob has been read whole and verified.
-	commit func() error
-	// abort runs when it was not.
-	abort func()
+	// commits run once the blob has been read whole and verified.
+	commits []func() error
+	// aborts run when it was not.
+	aborts []func()
+}
+
+// onFinish registers what to do once the layer is read whole and verified
+// (commit) and what to do otherwise (abort).
+func (ls *layerStream) onFinish(commit func() error, abort func()) {
+	ls.commits = append(ls.commits, commit)
+	ls.aborts = append(ls.aborts, abort)
 }
 
 // finish drains the stream and the blob, and reports a digest mismatch.
@@ -42,31 +49,38 @@ func (ls *layerStream) finish() error {
 	if _, err := io.Copy(io.Discard, ls.Reader); err != nil {
 		return fmt.Errorf("reading past the end of the archive: %w", err)
 	}
-	if _, err := io.Copy(io.Discard, ls.verify); err != nil {
-		return err
-	}
-	if ls.commit != nil {
-		if err := ls.commit(); err != nil {
+	if ls.verify != nil {
+		if _, err := io.Copy(io.Discard, ls.verify); err != nil {
 			return err
 		}
-		ls.commit, ls.abort = nil, nil
+	}
+	for len(ls.commits) > 0 {
+		if err := ls.commits[0](); err != nil {
+			return err
+		}
+		ls.commits, ls.aborts = ls.commits[1:], ls.aborts[1:]
 	}
 	return nil
 }
 
-// close releases everything; a cache file not committed is removed.
+// close releases everything; a cache file or spill not committed is
+// removed.
 func (ls *layerStream) close() {
 	for i := len(ls.closes) - 1; i >= 0; i-- {
 		ls.closes[i]()
 	}
-	if ls.abort != nil {
-		ls.abort()
+	for _, abort := range ls.aborts {
+		abort()
 	}
+	ls.aborts = nil
 }
 
 // openLayer returns the verified, decompressed tar stream of layer i.
 func (s *Source) openLayer(ctx context.Context, i int) (*layerStream, error) {
 	info := s.layers[i]
+	if ls, ok, err := s.openSpill(ctx, i); ok || err != nil {
+		return ls, err
+	}
 	ls := &layerStream{}
 	var raw io.ReadCloser
 	var err error
@@ -89,37 +103,42 @@ func (s *Source) openLayer(ctx context.Context, i int) (*layerStream, error) {
 		return ls, nil
 	}
 	ls.verify = newVerifier(r, info.Digest, info.Size)
-	if ls.Reader, err = decompress(ls.verify, ls); err != nil {
+	inflated := false
+	if ls.Reader, inflated, err = decompress(ls.verify, ls); err != nil {
 		ls.close()
 		return nil, err
+	}
+	if inflated {
+		s.startSpill(i, ls)
 	}
 	return ls, nil
 }
 
-// decompress detects gzip, zstd or plain tar from the first bytes.
-func decompress(r io.Reader, ls *layerStream) (io.Reader, error) {
+// decompress detects gzip, zstd or plain tar from the first bytes, and
+// says whether it decompresses.
+func decompress(r io.Reader, ls *layerStream) (io.Reader, bool, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(4)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("reading blob: %w", err)
+		return nil, false, fmt.Errorf("reading blob: %w", err)
 	}
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("opening gzip stream: %w", err)
+			return nil, false, fmt.Errorf("opening gzip stream: %w", err)
 		}
 		ls.closes = append(ls.closes, zr.Close)
-		return zr, nil
+		return zr, true, nil
 	case bytes.HasPrefix(head, zstdMagic):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
-			return nil, fmt.Errorf("opening zstd stream: %w", err)
+			return nil, false, fmt.Errorf("opening zstd stream: %w", err)
 		}
 		ls.closes = append(ls.closes, func() error { zr.Close(); return nil })
-		return zr, nil
+		return zr, true, nil
 	}
-	return br, nil
+	return br, false, nil
 }
 
 func (s *Source) uncompressedBlob(info LayerInfo) (io.ReadCloser, error) {
@@ -155,12 +174,11 @@ func (s *Source) compressedBlob(ctx context.Context, info LayerInfo, ls *layerSt
 		if f, err := os.Open(cached); err == nil {
 			// When the walk fails, a cached blob that does not match its
 			// digest is dropped so that the next run downloads it again.
-			ls.abort = func() {
+			ls.onFinish(func() error { return nil }, func() {
 				if !fileMatches(cached, info.Digest) {
 					os.Remove(cached)
 				}
-			}
-			ls.commit = func() error { return nil }
+			})
 			return f, nil
 		}
 	}
@@ -189,8 +207,7 @@ func teeToCache(rc io.ReadCloser, cached string, ls *layerStream) (io.ReadCloser
 		return nil, fmt.Errorf("creating cache file: %w", err)
 	}
 	ls.closes = append(ls.closes, tmp.Close)
-	ls.abort = func() { tmp.Close(); os.Remove(tmp.Name()) }
-	ls.commit = func() error {
+	ls.onFinish(func() error {
 		if err := tmp.Close(); err != nil {
 			return fmt.Errorf("writing cache file: %w", err)
 		}
@@ -198,7 +215,7 @@ func teeToCache(rc io.ReadCloser, cached string, ls *layerStream) (io.ReadCloser
 			return fmt.Errorf("committing cache file: %w", err)
 		}
 		return nil
-	}
+	}, func() { tmp.Close(); os.Remove(tmp.Name()) })
 	return readCloser{io.TeeReader(rc, tmp), rc.Close}, nil
 }
 
