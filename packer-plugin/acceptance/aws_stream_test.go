@@ -132,7 +132,7 @@ func TestBuildAWSStreams(t *testing.T) {
 // installer.Run and returns its path.
 func streamReference(t *testing.T, src string) string {
 	t.Helper()
-	_, disk := installertest.ReferenceFile(t, installer.Spec{Source: src, SourceDateEpoch: streamEpoch, Name: "reference",
+	_, disk := installertest.Reference(t, installer.Spec{Source: src, SourceDateEpoch: streamEpoch, Name: "reference",
 		Formats: []diskformat.Format{diskformat.Raw}, Sizes: installer.Sizes{Recovery: 64 << 20, State: 64 << 20}})
 	return disk
 }
