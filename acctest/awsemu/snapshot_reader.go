@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -95,6 +96,21 @@ func getBlock(ctx context.Context, c *ebs.Client, id string, idx *int32, token *
 // volume is the disk rounded up to whole GiB.
 func (s *SnapshotData) Compare(disk []byte) error {
 	return s.CompareReaderAt(bytes.NewReader(disk), int64(len(disk)))
+}
+
+// CompareFile is Compare for the raw disk file at path, read one block at
+// a time (a default-sized disk is GiBs, mostly holes).
+func (s *SnapshotData) CompareFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return s.CompareReaderAt(f, fi.Size())
 }
 
 // CompareReaderAt is Compare for a disk of size bytes read from r (a raw

@@ -3,6 +3,7 @@ package awsemu_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -102,7 +103,20 @@ func TestReadSnapshotCompare(t *testing.T) {
 			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("Compare = %v, want an error with %q", err, tc.wantErr)
 			}
+			if tc.size != 0 {
+				return
+			}
+			path := filepath.Join(t.TempDir(), "disk.raw")
+			if err := os.WriteFile(path, tc.disk, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if fileErr := snap.CompareFile(path); fmt.Sprint(fileErr) != fmt.Sprint(err) {
+				t.Errorf("CompareFile = %v, Compare = %v; want the same", fileErr, err)
+			}
 		})
+	}
+	if err := snap.CompareFile(filepath.Join(t.TempDir(), "missing.raw")); err == nil || !strings.Contains(err.Error(), "missing.raw") {
+		t.Errorf("CompareFile of a missing file = %v, want an error naming it", err)
 	}
 	part, err := awsemu.ReadSnapshotUpTo(context.Background(), cfg, "us-east-1", id, 4*bs)
 	if err != nil {

@@ -112,16 +112,7 @@ func TestBuildAWSStreams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := os.Open(want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := snap.CompareReaderAt(f, fi.Size()); err != nil {
+			if err := snap.CompareFile(want); err != nil {
 				t.Error(err)
 			}
 		})

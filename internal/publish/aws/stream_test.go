@@ -111,7 +111,7 @@ func TestPublishStreamed(t *testing.T) {
 		t.Fatalf("no stream result: %+v", p.Result())
 	}
 	for r := range res.AMIs {
-		if err := readSnapshot(t, cfg, r, res.Snapshots[r], 0).CompareReaderAt(disk, size); err != nil {
+		if err := readSnapshot(t, cfg, r, res.Snapshots[r], 0).CompareFile(path); err != nil {
 			t.Fatal(err)
 		}
 		checkImage(t, cfg, r, res.AMIs[r], res.Snapshots[r], spec)

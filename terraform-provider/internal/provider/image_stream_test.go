@@ -189,7 +189,7 @@ func localDisk(t *testing.T, ref string) string {
 
 // sameDisk reads the snapshot back through the SDK with
 // awsemu.ReadSnapshot and compares it with the raw disk at path block by
-// block (awsemu.SnapshotData.CompareReaderAt): the blocks held equal the
+// block (awsemu.SnapshotData.CompareFile): the blocks held equal the
 // disk's, the others are zeros in the disk, and the volume is the disk
 // rounded up to whole GiB.
 func sameDisk(url, snap, path string) error {
@@ -200,16 +200,7 @@ func sameDisk(url, snap, path string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return got.CompareReaderAt(f, fi.Size())
+	return got.CompareFile(path)
 }
 
 // dirWatch walks a directory every few milliseconds and records every
