@@ -141,6 +141,7 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	switch op {
 	case "PutObject":
+		objs[key].release()
 		objs[key] = data
 		w.Header().Set("ETag", data.etag)
 	case "HeadBucket":
@@ -157,6 +158,7 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 			_, _ = io.Copy(w, obj.reader())
 		}
 	case "DeleteObject":
+		objs[key].release()
 		delete(objs, key)
 		w.WriteHeader(http.StatusNoContent)
 	case "ListObjectsV2":
@@ -246,9 +248,11 @@ func (e *Emulator) serveMultipart(w http.ResponseWriter, r *http.Request, op, bu
 			s3Error(w, http.StatusBadRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000")
 			return
 		}
+		up.parts[n].release()
 		up.parts[n] = data
 		w.Header().Set("ETag", data.etag)
 	case "AbortMultipartUpload":
+		up.release()
 		delete(e.uploads, q.Get("uploadId"))
 		w.WriteHeader(http.StatusNoContent)
 	case "CompleteMultipartUpload":
@@ -288,7 +292,9 @@ func (e *Emulator) completeMultipart(w http.ResponseWriter, id string, up *multi
 		s3Error(w, http.StatusInternalServerError, "InternalError", err.Error())
 		return
 	}
+	e.buckets[up.bucket][up.key].release()
 	e.buckets[up.bucket][up.key] = obj
+	up.release()
 	delete(e.uploads, id)
 	writeS3XML(w, struct {
 		XMLName xml.Name `xml:"CompleteMultipartUploadResult"`

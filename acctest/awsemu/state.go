@@ -137,6 +137,13 @@ type multipart struct {
 	parts       map[int]*object
 }
 
+// release closes the files of the upload's parts.
+func (m *multipart) release() {
+	for _, p := range m.parts {
+		p.release()
+	}
+}
+
 // setTags merges tags into the tags of id. Callers hold e.mu.
 func (e *Emulator) setTags(id string, tags map[string]string) {
 	if len(tags) == 0 {
