@@ -28,17 +28,24 @@ func spillFiles(t *testing.T, dir string) []string {
 	return out
 }
 
+// openSpilling writes the v2 test derivative to a layout and opens it
+// with spill as its SpillDir.
+func openSpilling(t *testing.T, spill string) (ref, dir string, src *oci.Source) {
+	t.Helper()
+	ref = layoutRef(t, mustImage(t, imagetest.Derivative(2, "1.0")...))
+	src, err := oci.Open(context.Background(), ref, oci.Options{SpillDir: spill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, spill, src
+}
+
 // TestSpillServesLaterWalks: the first Walk keeps one spill per
 // compressed layer; a later Walk gives the same entries and data while the
 // blobs are gone, so it read the spills; without a SpillDir the same Walk
 // fails for want of a blob.
 func TestSpillServesLaterWalks(t *testing.T) {
-	ref := layoutRef(t, mustImage(t, imagetest.Derivative(2, "1.0")...))
-	spill := t.TempDir()
-	src, err := oci.Open(context.Background(), ref, oci.Options{SpillDir: spill})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref, spill, src := openSpilling(t, t.TempDir())
 	first := newRecorder(t)
 	if err := src.Walk(context.Background(), first); err != nil {
 		t.Fatal(err)
@@ -76,12 +83,7 @@ func TestSpillServesLaterWalks(t *testing.T) {
 // no spill (nor temporary file) behind, so no later Walk can read bytes
 // that were never verified.
 func TestSpillOnlyVerifiedLayers(t *testing.T) {
-	ref := layoutRef(t, mustImage(t, imagetest.Derivative(2, "1.0")...))
-	spill := t.TempDir()
-	src, err := oci.Open(context.Background(), ref, oci.Options{SpillDir: spill})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref, spill, src := openSpilling(t, t.TempDir())
 	blob := layoutBlob(t, src, ref, 0)
 	b, err := os.ReadFile(blob)
 	if err != nil {
@@ -108,15 +110,10 @@ func TestSpillOnlyVerifiedLayers(t *testing.T) {
 // TestSpillCancelLeavesNothing: a Walk cancelled mid-layer removes its
 // unfinished spill.
 func TestSpillCancelLeavesNothing(t *testing.T) {
-	ref := layoutRef(t, mustImage(t, imagetest.Derivative(2, "1.0")...))
-	spill := t.TempDir()
-	src, err := oci.Open(context.Background(), ref, oci.Options{SpillDir: spill})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, spill, src := openSpilling(t, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := newRecorder(t)
-	err = src.Walk(ctx, &cancelAfter{recorder: rec, n: 3, cancel: cancel})
+	err := src.Walk(ctx, &cancelAfter{recorder: rec, n: 3, cancel: cancel})
 	if err == nil {
 		t.Fatal("cancelled Walk succeeded")
 	}
@@ -128,11 +125,7 @@ func TestSpillCancelLeavesNothing(t *testing.T) {
 // TestSpillUnwritableDirStillWalks: a SpillDir that cannot be written
 // costs nothing but the spill.
 func TestSpillUnwritableDirStillWalks(t *testing.T) {
-	ref := layoutRef(t, mustImage(t, imagetest.Derivative(2, "1.0")...))
-	src, err := oci.Open(context.Background(), ref, oci.Options{SpillDir: filepath.Join(t.TempDir(), "missing")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, src := openSpilling(t, filepath.Join(t.TempDir(), "missing"))
 	for range 2 {
 		if err := src.Walk(context.Background(), newRecorder(t)); err != nil {
 			t.Fatal(err)
