@@ -31,9 +31,17 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:4566", "listen address (loopback)")
 	delay := flag.Duration("delay", 500*time.Millisecond, "pending → available/completed delay")
 	buckets := flag.String("buckets", "elemental-import", "comma-separated S3 buckets to create")
+	rate := flag.Float64("fault-rate", 0, "share of requests (0-1) that fail")
+	ops := flag.String("fault-ops", "*", "comma-separated operations the faults apply to (e.g. PutSnapshotBlock,RegisterImage); * is every one")
+	kinds := flag.String("fault-kinds", "", "comma-separated fault kinds: 500,503,throttle,reset,slow,fatal,lost (default 500,503,throttle,reset)")
+	seed := flag.Uint64("seed", 1, "seed of the fault decisions")
 	flag.Parse()
 
-	emu := awsemu.New(awsemu.Options{Delay: *delay})
+	faults, err := parseFaults(*rate, *ops, *kinds, *seed)
+	if err != nil {
+		return err
+	}
+	emu := awsemu.New(awsemu.Options{Delay: *delay, Faults: faults})
 	for _, b := range strings.Split(*buckets, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			emu.CreateBucket(b)
@@ -70,4 +78,37 @@ func run() error {
 	}
 	_ = srv.Close()
 	return nil
+}
+
+// parseFaults turns the fault flags into awsemu.Faults.
+func parseFaults(rate float64, ops, kinds string, seed uint64) (awsemu.Faults, error) {
+	f := awsemu.Faults{Seed: seed}
+	if rate < 0 || rate > 1 {
+		return f, fmt.Errorf("-fault-rate %v is not between 0 and 1", rate)
+	}
+	if rate == 0 {
+		return f, nil
+	}
+	f.Rate = map[string]float64{}
+	for _, op := range strings.Split(ops, ",") {
+		if op = strings.TrimSpace(op); op != "" {
+			f.Rate[op] = rate
+		}
+	}
+	for _, name := range strings.Split(kinds, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		kind := awsemu.FaultUnknown
+		for k := awsemu.Fault500; k <= awsemu.FaultLost; k++ {
+			if k.String() == name {
+				kind = k
+			}
+		}
+		if kind == awsemu.FaultUnknown {
+			return f, fmt.Errorf("-fault-kinds: unknown fault kind %q", name)
+		}
+		f.Kinds = append(f.Kinds, kind)
+	}
+	return f, nil
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
 	"github.com/elemental-suite/elemental/acctest/awsemu"
 	publish "github.com/elemental-suite/elemental/internal/publish/aws"
 )
@@ -97,26 +100,11 @@ func TestStandalonePublishes(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	// Only what the process printed configures the SDK: no profile or
-	// credentials file of the machine running the test.
-	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
-	for k, v := range s.env {
-		t.Setenv(k, v)
-	}
-
 	disk := filepath.Join(dir, "disk.raw")
 	writeDisk(t, disk)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, err := publish.LoadConfig(ctx, publish.ConfigOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := sdkConfig(ctx, t, s)
 	for _, tc := range []struct{ name, method, bucket string }{
 		{"ebs-direct", publish.ImportEBSDirect, ""},
 		{"s3-import", publish.ImportS3, "imports"},
@@ -157,17 +145,70 @@ func TestStandalonePublishes(t *testing.T) {
 	}
 }
 
-// TestStandaloneRefusesBadAddress: a listen failure names the address and
-// exits non-zero.
-func TestStandaloneRefusesBadAddress(t *testing.T) {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), asCommand+"=1", "AWSEMU_TEST_ARGS=-addr 127.0.0.1:notaport")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("awsemu -addr 127.0.0.1:notaport exited 0:\n%s", out)
+// sdkConfig loads an aws.Config the standard way from only what the
+// process printed: no profile or credentials file of the machine running
+// the test takes part.
+func sdkConfig(ctx context.Context, t *testing.T, s *standalone) aws.Config {
+	t.Helper()
+	dir := t.TempDir()
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
 	}
-	if !strings.Contains(string(out), "127.0.0.1:notaport") {
-		t.Fatalf("error does not name the address:\n%s", out)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
+	for k, v := range s.env {
+		t.Setenv(k, v)
+	}
+	cfg, err := publish.LoadConfig(ctx, publish.ConfigOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestStandaloneFaults: the fault flags reach the emulator. A fatal fault
+// on every RegisterImage fails the publish with the error AWS would send,
+// and the publisher's cleanup leaves no snapshot behind.
+func TestStandaloneFaults(t *testing.T) {
+	s := start(t, "-addr", "127.0.0.1:0", "-delay", "10ms", "-fault-rate", "1", "-fault-ops", "RegisterImage", "-fault-kinds", "fatal")
+	disk := filepath.Join(t.TempDir(), "disk.raw")
+	writeDisk(t, disk)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := sdkConfig(ctx, t, s)
+	_, err := publish.Publish(ctx, cfg, disk, publish.Spec{Name: "standalone-fatal"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "RegisterImage") {
+		t.Fatalf("publish with a fatal RegisterImage fault: %v, want a RegisterImage error", err)
+	}
+	snaps, err := ec2.NewFromConfig(cfg).DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps.Snapshots) != 0 {
+		t.Fatalf("%d snapshots left after the failed publish, want 0: %v", len(snaps.Snapshots), *snaps.Snapshots[0].SnapshotId)
+	}
+}
+
+// TestStandaloneRefusesBadFlags: a bad address or fault flag is named, and
+// the command exits non-zero without serving.
+func TestStandaloneRefusesBadFlags(t *testing.T) {
+	for _, tc := range []struct{ name, args, want string }{
+		{"address", "-addr 127.0.0.1:notaport", "127.0.0.1:notaport"},
+		{"fault kind", "-addr 127.0.0.1:0 -fault-rate 0.1 -fault-kinds 503,bogus", `-fault-kinds: unknown fault kind "bogus"`},
+		{"fault rate", "-addr 127.0.0.1:0 -fault-rate 2", "-fault-rate 2 is not between 0 and 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), asCommand+"=1", "AWSEMU_TEST_ARGS="+tc.args)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("awsemu %s exited 0:\n%s", tc.args, out)
+			}
+			if !strings.Contains(string(out), tc.want) || strings.Contains(string(out), "export ") {
+				t.Fatalf("awsemu %s: want an error containing %q and no environment printed:\n%s", tc.args, tc.want, out)
+			}
+		})
 	}
 }
 
