@@ -155,3 +155,51 @@ func TestPublishCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishOperationFails removes the object while images.insert is
+// running, so the operation ends DONE with an error (RESOURCE_NOT_FOUND)
+// and a FAILED image: Publish must report ErrOperationFailed and delete
+// that image, not return it as published.
+func TestPublishOperationFails(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, gcpemu.Options{OpDelay: 300 * time.Millisecond})
+	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}}, 13)
+	spec := baseSpec("op-fails")
+	_, err := gcp.Publish(context.Background(), f.clients, raw, spec, func(e gcp.Event) {
+		if e.Phase != gcp.PhaseWait {
+			return
+		}
+		if err := f.clients.Storage.Bucket(testBucket).Object(spec.ImageName + ".tar.gz").Delete(context.Background()); err != nil {
+			t.Errorf("deleting the object under the running insert: %v", err)
+		}
+	})
+	if !errors.Is(err, gcp.ErrOperationFailed) {
+		t.Fatalf("Publish = %v, want ErrOperationFailed", err)
+	}
+	if f.emu.RequestCounts()[gcpemu.OpImagesDelete] == 0 {
+		t.Error("the FAILED image was never deleted")
+	}
+	f.assertNothingLeft(t)
+}
+
+// TestPublishWaitTimesOut makes globalOperations.wait answer before the
+// operation is DONE (GCE answers after two minutes): Publish must keep
+// waiting rather than take a RUNNING operation for a finished one.
+func TestPublishWaitTimesOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, gcpemu.Options{OpDelay: 200 * time.Millisecond, WaitTimeout: 5 * time.Millisecond})
+	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}}, 14)
+	spec := baseSpec("slow-op")
+	spec.DeprecateAt = time.Now().Add(time.Hour)
+	res, err := gcp.Publish(context.Background(), f.clients, raw, spec, nil)
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	img, _, err := f.emu.Image(testProject, spec.ImageName)
+	if err != nil || img.Status != "READY" || img.SelfLink != res.SelfLink || img.Deprecated == nil {
+		t.Fatalf("image %+v, err %v", img, err)
+	}
+	if n := f.emu.RequestCounts()[gcpemu.OpOperationsWait]; n < 4 {
+		t.Errorf("%d operation waits for two operations of 200ms with 5ms waits: Publish did not poll", n)
+	}
+}

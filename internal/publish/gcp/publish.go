@@ -139,6 +139,9 @@ func (p *publication) createImage(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	if got.Status != "READY" {
+		return fmt.Errorf("image %s/%s is %s after its insert operation ended: %w", s.ProjectID, s.ImageName, got.Status, ErrOperationFailed)
+	}
 	res.SelfLink = got.SelfLink
 	return nil
 }
