@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	compute "google.golang.org/api/compute/v1"
 
+	"github.com/elemental-suite/elemental/acctest/gcpemu"
 	"github.com/elemental-suite/elemental/internal/publish/gcp"
 )
 
@@ -53,6 +54,7 @@ func TestPublishRoundTrip(t *testing.T) {
 			tc.mutate(&spec)
 			var phases []gcp.Phase
 			checked := f.emu.CRC32CChecked()
+			requests := f.emu.RequestCounts()
 			res, err := gcp.Publish(context.Background(), f.clients, raw, spec, func(e gcp.Event) {
 				if len(phases) == 0 || phases[len(phases)-1] != e.Phase {
 					phases = append(phases, e.Phase)
@@ -99,6 +101,7 @@ func TestPublishRoundTrip(t *testing.T) {
 			if f.emu.CRC32CChecked() != checked+1 {
 				t.Errorf("the emulator compared no CRC32C for this upload")
 			}
+			checkResumable(t, requests, f.emu.RequestCounts(), res, spec.ChunkSize)
 			wantPhases := []gcp.Phase{gcp.PhaseUpload, gcp.PhaseInsert, gcp.PhaseWait, gcp.PhaseCleanup, gcp.PhaseDone}
 			if spec.SkipClean {
 				wantPhases = slices.Delete(wantPhases, 3, 4)
@@ -268,5 +271,18 @@ func TestImageAppearsDuringPublish(t *testing.T) {
 	}
 	if objs, _ := f.emu.Objects(testBucket); len(objs) != 0 {
 		t.Errorf("objects left: %v", objs)
+	}
+}
+
+// checkResumable checks the upload was one resumable session sent in
+// chunks of chunkSize: one initiation, then a request per chunk.
+func checkResumable(t *testing.T, before, after map[string]int, res *gcp.Result, chunkSize int) {
+	t.Helper()
+	starts := after[gcpemu.OpUploadStart] - before[gcpemu.OpUploadStart]
+	chunks := after[gcpemu.OpUploadChunk] - before[gcpemu.OpUploadChunk]
+	want := int((res.BytesUploaded + int64(chunkSize) - 1) / int64(chunkSize))
+	if starts != 1 || chunks < want || want < 2 {
+		t.Errorf("upload: %d initiations and %d chunk requests for %d bytes; want 1 resumable session of at least %d chunks of %d",
+			starts, chunks, res.BytesUploaded, want, chunkSize)
 	}
 }
