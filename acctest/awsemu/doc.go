@@ -13,7 +13,14 @@
 // pointed at it with the standard endpoint overrides (AWS_ENDPOINT_URL or
 // a per-service BaseEndpoint). One server answers all three services and
 // any number of regions: the service and region come from the SigV4
-// credential scope in the Authorization header.
+// credential scope in the Authorization header. The issue names kumo
+// (github.com/sivchari/kumo) for the EBS direct and S3 side; v0.33.1
+// does fetch and build with this Go (the package list's "all-failed" note
+// did not reproduce on 2026-11-26), but its EBS service keeps its state in
+// internal packages (so RegisterImage here could not see its snapshots),
+// stores a block under the checksum the client sent without checking it,
+// ignores ChangedBlocksCount and holds every block on the heap, so this
+// package emulates those APIs itself.
 //
 // EC2 and EBS share one state: RegisterImage only accepts a completed
 // snapshot that really holds blocks, and DeleteSnapshot refuses a snapshot
