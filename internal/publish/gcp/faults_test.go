@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ func TestPublishFatalFaults(t *testing.T) {
 		{name: "images insert answer always lost", op: gcpemu.OpImagesInsert, kind: gcpemu.FaultLost},
 		{name: "images deprecate", op: gcpemu.OpImagesDeprecate, kind: gcpemu.FaultForbidden},
 		{name: "final images get", op: gcpemu.OpImagesGet, kind: gcpemu.FaultForbidden},
+		{name: "operations wait", op: gcpemu.OpOperationsWait, kind: gcpemu.FaultForbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,13 +97,13 @@ func TestPublishFatalFaults(t *testing.T) {
 			f := newFixture(t, gcpemu.Options{Faults: map[string]gcpemu.Fault{tc.op: fatal}})
 			spec := baseSpec("fatal")
 			spec.DeprecateAt = time.Now().Add(time.Hour)
-			if tc.op == gcpemu.OpImagesGet {
-				// cleanup needs images.get too: fail only the first one
-				f.emu.SetFaults(map[string]gcpemu.Fault{tc.op: fatal})
+			cleanupNeedsOp := tc.op == gcpemu.OpImagesGet || tc.op == gcpemu.OpOperationsWait
+			if cleanupNeedsOp {
+				// cleanup needs the operation too: fail it until cleanup
 				spec.CleanupTimeout = 10 * time.Second
 			}
 			_, err := gcp.Publish(context.Background(), f.clients, raw, spec, func(e gcp.Event) {
-				if e.Phase == gcp.PhaseCleanup && tc.op == gcpemu.OpImagesGet {
+				if e.Phase == gcp.PhaseCleanup && cleanupNeedsOp {
 					f.emu.SetFaults(nil)
 				}
 			})
@@ -206,5 +208,53 @@ func TestPublishWaitTimesOut(t *testing.T) {
 	}
 	if n := f.emu.RequestCounts()[gcpemu.OpOperationsWait]; n < 4 {
 		t.Errorf("%d operation waits for two operations of 200ms with 5ms waits: Publish did not poll", n)
+	}
+}
+
+// TestPublishSkipCleanOnFailure: with SkipClean a failed publish keeps
+// the object (with its provenance metadata) but still removes the image
+// it created.
+func TestPublishSkipCleanOnFailure(t *testing.T) {
+	t.Parallel()
+	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}}, 15)
+	fatal := gcpemu.Fault{Rate: 1, Kinds: []gcpemu.FaultKind{gcpemu.FaultForbidden}}
+	f := newFixture(t, gcpemu.Options{Faults: map[string]gcpemu.Fault{gcpemu.OpImagesDeprecate: fatal}})
+	spec := baseSpec("kept-object")
+	spec.SkipClean, spec.DeprecateAt = true, time.Now().Add(time.Hour)
+	if _, err := gcp.Publish(context.Background(), f.clients, raw, spec, nil); err == nil {
+		t.Fatal("Publish succeeded despite a fatal fault")
+	}
+	f.emu.SetFaults(nil)
+	if imgs := f.emu.Images(testProject); len(imgs) != 0 {
+		t.Errorf("images left: %v", imgs)
+	}
+	attrs, err := f.clients.Storage.Bucket(testBucket).Object(spec.ImageName + ".tar.gz").Attrs(context.Background())
+	if err != nil {
+		t.Fatalf("the object SkipClean should keep: %v", err)
+	}
+	if got := attrs.Metadata[gcp.LabelSourceDigest]; got != spec.SourceDigest {
+		t.Errorf("object metadata %s = %q, want %q (metadata %v)", gcp.LabelSourceDigest, got, spec.SourceDigest, attrs.Metadata)
+	}
+}
+
+// TestPublishObjectDeleteFails: the image is complete but the object
+// cannot be deleted. Publish keeps the image, returns the Result and an
+// error naming the object, which is still there for a sweep to find.
+func TestPublishObjectDeleteFails(t *testing.T) {
+	t.Parallel()
+	raw := writeRawDisk(t, 64*mib, []extent{{0, mib}}, 16)
+	fatal := gcpemu.Fault{Rate: 1, Kinds: []gcpemu.FaultKind{gcpemu.FaultForbidden}}
+	f := newFixture(t, gcpemu.Options{Faults: map[string]gcpemu.Fault{gcpemu.OpObjectsDelete: fatal}})
+	spec := baseSpec("object-stuck")
+	res, err := gcp.Publish(context.Background(), f.clients, raw, spec, nil)
+	if err == nil || res == nil || !strings.Contains(err.Error(), "gs://"+testBucket+"/"+spec.ImageName+".tar.gz") {
+		t.Fatalf("Publish = %+v, %v; want the result and an error naming the object", res, err)
+	}
+	f.emu.SetFaults(nil)
+	if img, _, err := f.emu.Image(testProject, spec.ImageName); err != nil || img.Status != "READY" || img.SelfLink != res.SelfLink {
+		t.Errorf("published image: %+v, %v", img, err)
+	}
+	if objs, _ := f.emu.Objects(testBucket); len(objs) != 1 {
+		t.Errorf("objects %v, want the one that could not be deleted", objs)
 	}
 }

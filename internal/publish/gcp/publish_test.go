@@ -131,6 +131,10 @@ func checkObject(t *testing.T, f *fixture, spec gcp.Spec, res *gcp.Result, raw, 
 	if int64(len(data)) != res.BytesUploaded || crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) != res.CRC32C {
 		t.Errorf("object is %d bytes, result says %d; or its CRC32C differs", len(data), res.BytesUploaded)
 	}
+	attrs, err := f.clients.Storage.Bucket(testBucket).Object(spec.ImageName + ".tar.gz").Attrs(context.Background())
+	if err != nil || attrs.Metadata[gcp.LabelSourceDigest] != spec.SourceDigest || attrs.Metadata["source-digest"] != spec.Provenance["source-digest"] {
+		t.Errorf("object metadata %v (err %v) does not name the source digest %s", attrs.Metadata, err, spec.SourceDigest)
+	}
 	rd, err := f.clients.Storage.Bucket(testBucket).Object(spec.ImageName + ".tar.gz").NewReader(context.Background())
 	if err != nil {
 		t.Fatalf("reading object with the storage client: %v", err)
@@ -176,6 +180,8 @@ func TestPublishDeprecation(t *testing.T) {
 		{name: "deprecation due now", dep: now.Add(-time.Minute), obs: now.Add(48 * time.Hour), wantState: "DEPRECATED"},
 		{name: "obsolete already", dep: now.Add(-2 * time.Hour), obs: now.Add(-time.Hour), wantState: "OBSOLETE"},
 		{name: "only delete time in the future", del: now.Add(time.Hour), wantState: "ACTIVE"},
+		{name: "deleted already", dep: now.Add(-3 * time.Hour), obs: now.Add(-2 * time.Hour), del: now.Add(-time.Hour), wantState: "DELETED"},
+		{name: "obsolete due, delete in the future", obs: now.Add(-time.Minute), del: now.Add(time.Hour), wantState: "OBSOLETE"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
