@@ -1,6 +1,7 @@
 package gcpemu_test
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"net/http"
@@ -66,19 +67,28 @@ func TestInsertReadsArchive(t *testing.T) {
 	emu, svc := start(t, gcpemu.Options{})
 	emu.PutObject(bucket, "good.tar.gz", goodArchive(t))
 	emu.PutObject(bucket, "bad.tar.gz", []byte("not a tar.gz"))
+	emu.PutObject(bucket, "ustar.tar.gz", tarGz(t, tar.FormatUSTAR, map[string]int64{"disk.raw": 4096}, "disk.raw"))
+	emu.PutObject(bucket, "partial-gib.tar.gz", tarGz(t, tar.FormatGNU, map[string]int64{"disk.raw": 3 * mib}, "disk.raw"))
+	emu.PutObject(bucket, "no-disk-raw.tar.gz", tarGz(t, tar.FormatGNU, map[string]int64{"root.img": 4096}, "root.img"))
 	tests := []struct {
-		name, object, wantCode, wantStatus string
+		name, object, wantCode, wantStatus, wantMsg string
 	}{
 		{name: "good", object: "good.tar.gz", wantStatus: "READY"},
-		{name: "bad", object: "bad.tar.gz", wantCode: "INVALID_IMAGE_FILE", wantStatus: "FAILED"},
+		{name: "bad", object: "bad.tar.gz", wantCode: "INVALID_IMAGE_FILE", wantStatus: "FAILED", wantMsg: "not gzip"},
+		{name: "ustar", object: "ustar.tar.gz", wantCode: "INVALID_IMAGE_FILE", wantStatus: "FAILED", wantMsg: "not oldgnu"},
+		{name: "partial-gib", object: "partial-gib.tar.gz", wantCode: "INVALID_IMAGE_FILE", wantStatus: "FAILED", wantMsg: "not a whole number of GiB"},
+		{name: "no-disk-raw", object: "no-disk-raw.tar.gz", wantCode: "INVALID_IMAGE_FILE", wantStatus: "FAILED", wantMsg: `"root.img"`},
 		{name: "missing", object: "none.tar.gz", wantCode: "RESOURCE_NOT_FOUND", wantStatus: "FAILED"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			op := insertAndWait(t, svc, image("img-"+tc.name, tc.object))
-			var code string
+			var code, msg string
 			if op.Error != nil {
-				code = op.Error.Errors[0].Code
+				code, msg = op.Error.Errors[0].Code, op.Error.Errors[0].Message
+			}
+			if !strings.Contains(msg, tc.wantMsg) {
+				t.Errorf("operation error message %q, want it to say %q", msg, tc.wantMsg)
 			}
 			got, err := svc.Images.Get(project, "img-"+tc.name).Do()
 			if err != nil {
