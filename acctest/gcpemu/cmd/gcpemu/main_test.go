@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"crypto/rand"
-	"io"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/api/googleapi"
 
 	"github.com/elemental-suite/elemental/acctest/gcpemu"
 	"github.com/elemental-suite/elemental/internal/publish/gcp"
@@ -31,19 +33,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// standalone is a running gcpemu process and what it printed.
+// command returns the command running main with args.
+func command(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), asCommand+"=1", "GCPEMU_TEST_ARGS="+strings.Join(args, " "))
+	return cmd
+}
+
+// standalone is a running gcpemu process and the variables it printed.
 type standalone struct {
 	cmd  *exec.Cmd
 	env  map[string]string
 	done chan error
 }
 
-// start runs the command with args and waits for the environment it
-// prints (the "# buckets:" line comes after every export).
+// start runs the command and waits for the last variable it prints.
 func start(t *testing.T, args ...string) *standalone {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), asCommand+"=1", "GCPEMU_TEST_ARGS="+strings.Join(args, " "))
+	cmd := command(args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -57,17 +64,19 @@ func start(t *testing.T, args ...string) *standalone {
 		_ = cmd.Process.Kill()
 		<-s.done
 	})
+	const last = gcpemu.EnvComputeEndpoint
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasPrefix(line, "# buckets:") {
-				close(ready)
+			kv, ok := strings.CutPrefix(sc.Text(), "export ")
+			if !ok {
+				continue
 			}
-			if kv, ok := strings.CutPrefix(line, "export "); ok {
-				k, v, _ := strings.Cut(kv, "=")
-				s.env[k] = v
+			k, v, _ := strings.Cut(kv, "=")
+			s.env[k] = v
+			if k == last {
+				close(ready)
 			}
 		}
 		s.done <- cmd.Wait()
@@ -76,67 +85,68 @@ func start(t *testing.T, args ...string) *standalone {
 	case <-ready:
 	case err := <-s.done:
 		s.done <- err
-		t.Fatalf("gcpemu exited before it was ready: %v", err)
+		t.Fatalf("gcpemu exited before printing %s: %v", last, err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("gcpemu printed no environment within 30 s")
+		t.Fatalf("gcpemu printed no %s within 30 s", last)
 	}
 	return s
 }
 
-// TestStandalonePublishes points the real storage client (through the
-// printed STORAGE_EMULATOR_HOST, which it reads itself) and the compute
-// client (through the printed compute endpoint) at the standalone
-// emulator, publishes an image into the bucket the command created, and
-// reads the kept tar.gz back: it must hold the disk, padded to a GiB.
-// SIGTERM then stops the process cleanly.
-func TestStandalonePublishes(t *testing.T) {
-	s := start(t, "-addr", "127.0.0.1:0", "-bucket", "other,images", "-op-delay", "10ms")
-	host, endpoint := s.env["STORAGE_EMULATOR_HOST"], s.env[gcpemu.EnvComputeEndpoint]
-	if !strings.HasPrefix(host, "127.0.0.1:") || !strings.HasPrefix(endpoint, "http://127.0.0.1:") {
-		t.Fatalf("printed STORAGE_EMULATOR_HOST=%q %s=%q, want loopback addresses", host, gcpemu.EnvComputeEndpoint, endpoint)
+// clients builds publisher clients from the printed variables only:
+// STORAGE_EMULATOR_HOST the standard way, the compute endpoint by option.
+func (s *standalone) clients(t *testing.T) gcp.Clients {
+	t.Helper()
+	t.Setenv("STORAGE_EMULATOR_HOST", s.env["STORAGE_EMULATOR_HOST"])
+	c, err := gcp.NewClients(context.Background(), gcp.ClientOptions{
+		ComputeEndpoint: s.env[gcpemu.EnvComputeEndpoint], WithoutAuthentication: true,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Setenv("STORAGE_EMULATOR_HOST", host)
+	t.Cleanup(func() { _ = c.Close() })
+	c.Retry = gcp.Retry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3}
+	return c
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := gcp.NewClients(ctx, gcp.ClientOptions{ComputeEndpoint: endpoint, WithoutAuthentication: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	disk := filepath.Join(t.TempDir(), "disk.raw")
-	size := writeDisk(t, disk)
-	spec := gcp.Spec{ProjectID: "standalone", Bucket: "images", ImageName: "standalone-image", SkipClean: true}
-	res, err := gcp.Publish(ctx, c, disk, spec, nil)
-	if err != nil {
-		t.Fatalf("publishing through the standalone emulator: %v", err)
-	}
-	if ok, err := gcp.Exists(ctx, c, spec.ProjectID, spec.ImageName); err != nil || !ok {
-		t.Fatalf("image %s: exists=%v, %v", spec.ImageName, ok, err)
-	}
-	obj, err := c.Storage.Bucket(spec.Bucket).Object(strings.TrimPrefix(res.ObjectURI, "gs://images/")).NewReader(ctx)
-	if err != nil {
-		t.Fatalf("reading %s back: %v", res.ObjectURI, err)
-	}
-	defer obj.Close()
-	info, err := gcpemu.CheckArchive(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(disk)
+// writeDisk makes a 64 MiB sparse raw disk with 1 MiB of data.
+func writeDisk(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "disk.raw")
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	const gib = 1 << 30
-	want, _, err := gcpemu.DigestDisk(io.MultiReader(f, io.LimitReader(zeros{}, gib-size)))
-	if err != nil {
+	if err := f.Truncate(64 << 20); err != nil {
 		t.Fatal(err)
 	}
-	if info.DiskSize != gib || info.DiskDigest != want {
-		t.Fatalf("disk.raw in %s: %d bytes, digest %s; want %d bytes, digest %s", res.ObjectURI, info.DiskSize, info.DiskDigest, int64(gib), want)
+	if _, err := f.WriteAt(bytes.Repeat([]byte("elemental "), 100000), 8<<20); err != nil {
+		t.Fatal(err)
 	}
+	return path
+}
 
+// TestStandalonePublishes publishes through the standalone process into
+// the bucket it creates, with clients configured from what it printed,
+// then stops it with SIGTERM, which must end it cleanly.
+func TestStandalonePublishes(t *testing.T) {
+	s := start(t, "-addr", "127.0.0.1:0", "-op-delay", "10ms", "-bucket", "images")
+	if h := s.env["STORAGE_EMULATOR_HOST"]; !strings.HasPrefix(h, "127.0.0.1:") {
+		t.Fatalf("printed STORAGE_EMULATOR_HOST=%q, want a loopback host:port", h)
+	}
+	c := s.clients(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spec := gcp.Spec{ProjectID: "p", Bucket: "images", ImageName: "standalone", ChunkSize: 256 << 10,
+		SourceDigest: "sha256:" + strings.Repeat("ab", 32)}
+	res, err := gcp.Publish(ctx, c, writeDisk(t), spec, nil)
+	if err != nil {
+		t.Fatalf("publishing through the standalone emulator: %v", err)
+	}
+	img, err := c.Compute.Images.Get("p", "standalone").Context(ctx).Do()
+	if err != nil || img.Status != "READY" || img.DiskSizeGb != 1 || img.SelfLink != res.SelfLink {
+		t.Fatalf("image %+v, %v", img, err)
+	}
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -144,53 +154,35 @@ func TestStandalonePublishes(t *testing.T) {
 	case err := <-s.done:
 		s.done <- err
 		if err != nil {
-			t.Fatalf("gcpemu after SIGTERM: %v, want exit 0", err)
+			t.Errorf("gcpemu after SIGTERM: %v, want exit 0", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("gcpemu still running 20 s after SIGTERM")
+		t.Error("gcpemu still running 20 s after SIGTERM")
 	}
 }
 
-// TestStandaloneRefusesBadFlags: an unknown fault kind is named, and the
-// command exits non-zero without serving.
-func TestStandaloneRefusesBadFlags(t *testing.T) {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), asCommand+"=1", "GCPEMU_TEST_ARGS=-addr 127.0.0.1:0 -fault-rate 0.1 -fault-kinds 503,bogus")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("gcpemu -fault-kinds 503,bogus exited 0:\n%s", out)
-	}
-	if !strings.Contains(string(out), `"bogus"`) || strings.Contains(string(out), "export ") {
-		t.Fatalf("want an error naming \"bogus\" and no environment printed:\n%s", out)
+// TestStandaloneFaultFlags: -fault-rate 1 -fault-kinds 403 makes every
+// request fail with 403, so a publish fails and leaves nothing.
+func TestStandaloneFaultFlags(t *testing.T) {
+	s := start(t, "-addr", "127.0.0.1:0", "-op-delay", "10ms", "-fault-rate", "1", "-fault-kinds", "403")
+	c := s.clients(t)
+	spec := gcp.Spec{ProjectID: "p", Bucket: "elemental-images", ImageName: "faulty", ChunkSize: 256 << 10}
+	_, err := gcp.Publish(context.Background(), c, writeDisk(t), spec, nil)
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) || gerr.Code != 403 {
+		t.Fatalf("Publish = %v, want a 403 from the injected faults", err)
 	}
 }
 
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
-// writeDisk writes a sparse 5 MiB raw disk with random data at its start,
-// in its middle and at its end, and returns its size.
-func writeDisk(t *testing.T, path string) int64 {
-	t.Helper()
-	const mib = 1 << 20
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+// TestStandaloneBadFlags: an unknown fault kind ends the process with a
+// message and a non-zero status.
+func TestStandaloneBadFlags(t *testing.T) {
+	cmd := command("-addr", "127.0.0.1:0", "-fault-rate", "0.1", "-fault-kinds", "meteor")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), `unknown fault kind "meteor"`) {
+		t.Fatalf("gcpemu with a bad fault kind: %v, stderr %q; want exit 1 naming the kind", err, stderr.String())
 	}
-	defer f.Close()
-	for _, off := range []int64{0, 2*mib + 4096, 5*mib - 512<<10} {
-		b := make([]byte, 512<<10)
-		_, _ = rand.Read(b)
-		if _, err := f.WriteAt(b, off); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return 5 * mib
 }
