@@ -5,10 +5,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +105,122 @@ func TestNewClientsCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tokenServer is an OAuth token endpoint that hands out token and counts
+// the requests.
+func tokenServer(t *testing.T, token string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_ = r.ParseForm()
+		if r.Method != http.MethodPost || r.PostForm.Get("assertion") == "" {
+			http.Error(w, "want a JWT bearer grant", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, token)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// authRecorder is a compute endpoint that records the Authorization
+// header of each request and answers 404.
+func authRecorder(t *testing.T) (*httptest.Server, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":{"code":404,"message":"not found"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// TestCredentialsReachRequests checks that the chosen credentials really
+// sign the API requests: a service account whose token_uri is a local
+// token endpoint, given as a file, as JSON, and through Application
+// Default Credentials (GOOGLE_APPLICATION_CREDENTIALS). The compute
+// request must carry that endpoint's token, or a self-signed JWT from
+// that service account.
+func TestCredentialsReachRequests(t *testing.T) {
+	const token = "token-from-the-service-account"
+	tokens, grants := tokenServer(t, token)
+	var sa map[string]string
+	if err := json.Unmarshal(serviceAccountJSON(t), &sa); err != nil {
+		t.Fatal(err)
+	}
+	sa["token_uri"] = tokens.URL
+	data, err := json.Marshal(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts gcp.ClientOptions
+		adc  string // GOOGLE_APPLICATION_CREDENTIALS
+	}{
+		{name: "service account file", opts: gcp.ClientOptions{CredentialsFile: file}},
+		{name: "service account JSON", opts: gcp.ClientOptions{CredentialsJSON: data}},
+		{name: "application default credentials", adc: file},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", tc.adc)
+			compute, seen := authRecorder(t)
+			tc.opts.ComputeEndpoint = compute.URL
+			c, err := gcp.NewClients(context.Background(), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if ok, err := gcp.Exists(context.Background(), c, "p", "img"); err != nil || ok {
+				t.Fatalf("Exists = %v, %v", ok, err)
+			}
+			got := seen()
+			if len(got) == 0 || !signedBy(got[0], token, sa["client_email"]) {
+				t.Fatalf("compute request Authorization %q: want %q or a JWT issued by %s", got, "Bearer "+token, sa["client_email"])
+			}
+			t.Logf("%d token grants so far; header %.40s...", grants.Load(), got[0])
+		})
+	}
+}
+
+// signedBy reports whether an Authorization header carries token or a
+// self-signed JWT whose issuer is email.
+func signedBy(header, token, email string) bool {
+	bearer, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return false
+	}
+	if bearer == token {
+		return true
+	}
+	parts := strings.Split(bearer, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims struct {
+		Iss string `json:"iss"`
+	}
+	return json.Unmarshal(payload, &claims) == nil && claims.Iss == email
 }
