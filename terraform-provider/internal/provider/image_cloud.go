@@ -3,82 +3,204 @@ package provider
 import (
 	"regexp"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
 )
 
-// awsImageModel is the aws block of elemental_image.
+// awsImageModel is the aws block of elemental_image. Names follow
+// terraform-provider-aws's aws_ami where it has the concept, else
+// packer-plugin-amazon's.
 type awsImageModel struct {
-	Regions       types.List   `tfsdk:"regions"`
-	Name          types.String `tfsdk:"name"`
-	Description   types.String `tfsdk:"description"`
-	ShareAccounts types.List   `tfsdk:"share_accounts"`
-	Public        types.Bool   `tfsdk:"public"`
-	Tags          types.Map    `tfsdk:"tags"`
-	BootMode      types.String `tfsdk:"boot_mode"`
-	IMDSSupport   types.String `tfsdk:"imds_support"`
-	DeprecateAt   types.String `tfsdk:"deprecate_at"`
-	Encrypted     types.Bool   `tfsdk:"encrypted"`
-	KMSKeyID      types.String `tfsdk:"kms_key_id"`
-	ParentSnap    types.String `tfsdk:"parent_snapshot_id"`
+	Regions          types.List   `tfsdk:"regions"`
+	Name             types.String `tfsdk:"name"`
+	Description      types.String `tfsdk:"description"`
+	ShareAccounts    types.List   `tfsdk:"share_accounts"`
+	Public           types.Bool   `tfsdk:"public"`
+	OrgARNs          types.List   `tfsdk:"organization_arns"`
+	OUARNs           types.List   `tfsdk:"organizational_unit_arns"`
+	SnapshotAccounts types.List   `tfsdk:"snapshot_share_accounts"`
+	SnapshotPublic   types.Bool   `tfsdk:"snapshot_public"`
+	Tags             types.Map    `tfsdk:"tags"`
+	SnapshotTags     types.Map    `tfsdk:"snapshot_tags"`
+	BootMode         types.String `tfsdk:"boot_mode"`
+	ENASupport       types.Bool   `tfsdk:"ena_support"`
+	SriovNetSupport  types.String `tfsdk:"sriov_net_support"`
+	IMDSSupport      types.String `tfsdk:"imds_support"`
+	TPMSupport       types.String `tfsdk:"tpm_support"`
+	UEFIData         types.String `tfsdk:"uefi_data"`
+	RootDeviceName   types.String `tfsdk:"root_device_name"`
+	VolumeType       types.String `tfsdk:"volume_type"`
+	VolumeSize       types.Int64  `tfsdk:"volume_size"`
+	DeleteOnTerm     types.Bool   `tfsdk:"delete_on_termination"`
+	DeprecateAt      types.String `tfsdk:"deprecate_at"`
+	DeregProtection  types.Object `tfsdk:"deregistration_protection"`
+	Encrypted        types.Bool   `tfsdk:"encrypted"`
+	KMSKeyID         types.String `tfsdk:"kms_key_id"`
+	RegionKMSKeyIDs  types.Map    `tfsdk:"region_kms_key_ids"`
+	SkipBuildRegion  types.Bool   `tfsdk:"skip_save_build_region"`
+	ParentSnap       types.String `tfsdk:"parent_snapshot_id"`
+	ImportMethod     types.String `tfsdk:"import_method"`
+	S3Bucket         types.String `tfsdk:"s3_bucket"`
+	Concurrency      types.Int64  `tfsdk:"upload_concurrency"`
 }
 
-// gcpImageModel is the gcp block of elemental_image.
-type gcpImageModel struct {
-	Project         types.String `tfsdk:"project"`
-	Bucket          types.String `tfsdk:"bucket"`
-	ImageName       types.String `tfsdk:"image_name"`
-	Family          types.String `tfsdk:"family"`
-	Description     types.String `tfsdk:"description"`
-	Labels          types.Map    `tfsdk:"labels"`
-	GuestOSFeatures types.List   `tfsdk:"guest_os_features"`
-	DeprecateAt     types.String `tfsdk:"deprecate_at"`
+// deregProtectionModel is aws.deregistration_protection.
+type deregProtectionModel struct {
+	Enabled      types.Bool `tfsdk:"enabled"`
+	WithCooldown types.Bool `tfsdk:"with_cooldown"`
 }
+
+var deregProtectionTypes = map[string]attr.Type{"enabled": types.BoolType, "with_cooldown": types.BoolType}
+
+// gcpImageModel is the gcp block of elemental_image. Names follow
+// terraform-provider-google's google_compute_image.
+type gcpImageModel struct {
+	Project          types.String `tfsdk:"project"`
+	Bucket           types.String `tfsdk:"bucket"`
+	ObjectName       types.String `tfsdk:"object_name"`
+	SkipClean        types.Bool   `tfsdk:"skip_clean"`
+	ImageName        types.String `tfsdk:"image_name"`
+	Family           types.String `tfsdk:"family"`
+	Description      types.String `tfsdk:"description"`
+	Labels           types.Map    `tfsdk:"labels"`
+	GuestOSFeatures  types.List   `tfsdk:"guest_os_features"`
+	StorageLocations types.List   `tfsdk:"storage_locations"`
+	Licenses         types.List   `tfsdk:"licenses"`
+	Shielded         types.Object `tfsdk:"shielded_instance_initial_state"`
+	DeprecateAt      types.String `tfsdk:"deprecate_at"`
+	ObsoleteAt       types.String `tfsdk:"obsolete_at"`
+	DeleteAt         types.String `tfsdk:"delete_at"`
+}
+
+// shieldedModel is gcp.shielded_instance_initial_state.
+type shieldedModel struct {
+	PK   types.String `tfsdk:"pk"`
+	KEKs types.List   `tfsdk:"keks"`
+	DBs  types.List   `tfsdk:"dbs"`
+	DBXs types.List   `tfsdk:"dbxs"`
+}
+
+var shieldedTypes = map[string]attr.Type{"pk": types.StringType, "keks": types.ListType{ElemType: types.StringType},
+	"dbs": types.ListType{ElemType: types.StringType}, "dbxs": types.ListType{ElemType: types.StringType}}
+
+var (
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	// kmsKeyRE is a KMS key ID (single- or multi-region), an alias, or the
+	// ARN of either.
+	kmsKeyRE = regexp.MustCompile(`^((arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?(key/)?(mrk-)?[a-f0-9][a-f0-9-]+|(arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?alias/[a-zA-Z0-9:/_-]+)$`)
+)
 
 func optString(desc string, v ...validator.String) schema.StringAttribute {
 	return schema.StringAttribute{Optional: true, MarkdownDescription: desc, Validators: v}
+}
+
+func optStrings(desc string, v ...validator.String) schema.ListAttribute {
+	return schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: desc,
+		Validators: []validator.List{listvalidator.ValueStringsAre(v...)}}
+}
+
+func optBool(desc string) schema.BoolAttribute {
+	return schema.BoolAttribute{Optional: true, MarkdownDescription: desc}
+}
+
+func optTags(desc string) schema.MapAttribute {
+	return schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: desc,
+		Validators: []validator.Map{mapvalidator.SizeAtMost(44), mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 128)),
+			mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(256))}}
+}
+
+func accountIDs(desc string) schema.ListAttribute {
+	return optStrings(desc, stringvalidator.RegexMatches(accountRE, "must be a 12-digit AWS account ID"))
+}
+
+func kmsKey() validator.String {
+	return stringvalidator.RegexMatches(kmsKeyRE, "must be a KMS key ID, alias/NAME, or a key or alias ARN")
 }
 
 func awsImageBlock() schema.SingleNestedBlock {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Publish the disk as an AMI in each region (EBS direct APIs snapshot + RegisterImage). " +
 			"Credentials and endpoints come from the provider's `aws` block. When `aws` is the only target " +
-			"(no `disk` or `gcp` block), the disk is streamed into the snapshot as it is built, in whole 512 KiB " +
-			"blocks: no disk file is written and no local space is needed for it.",
+			"(no `disk` or `gcp` block) and `import_method` is `ebs-direct`, the disk is streamed into the snapshot " +
+			"as it is built, in whole 512 KiB blocks: no disk file is written and no local space is needed for it.",
 		Validators:    []validator.Object{objectvalidator.AlsoRequires(path.MatchRelative().AtName("regions"))},
 		PlanModifiers: []planmodifier.Object{replaceObject()},
-		Attributes: map[string]schema.Attribute{
-			"regions": schema.ListAttribute{Optional: true, ElementType: types.StringType,
-				Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues()},
-				MarkdownDescription: "Regions to publish in (required); the first one builds the snapshot, the others get copies."},
-			"name":        optString("AMI name prefix (default `elemental`); the AMI is named `<name>-<id>`."),
-			"description": optString("AMI description."),
-			"share_accounts": schema.ListAttribute{Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "AWS account IDs given launch permission."},
-			"public": schema.BoolAttribute{Optional: true, MarkdownDescription: "Make the AMI public (launch permission for `all`)."},
-			"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Tags on the AMI and its snapshot."},
-			"boot_mode": optString("Boot mode: `uefi` (default), `uefi-preferred` or `legacy-bios`.",
-				stringvalidator.OneOf("uefi", "uefi-preferred", "legacy-bios")),
-			"imds_support": optString("`v2.0` to require IMDSv2 on instances launched from the AMI.",
-				stringvalidator.OneOf("v2.0")),
-			"deprecate_at": optString("RFC 3339 time at which the AMI is deprecated."),
-			"encrypted":    schema.BoolAttribute{Optional: true, MarkdownDescription: "Encrypt the snapshots."},
-			"kms_key_id":   optString("KMS key for encrypted snapshots (default: the account's EBS key)."),
-			"parent_snapshot_id": optString("A snapshot (for example the previous version's `aws_snapshot_ids` value) to upload over "+
-				"incrementally: blocks equal to the parent's are not sent. The encryption must match the parent's.",
-				stringvalidator.RegexMatches(regexp.MustCompile(`^snap-`), "must be a snapshot id (snap-…)")),
-		},
+		Attributes:    awsImageAttributes(),
+	}
+}
+
+func awsImageAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"regions": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+			Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues()},
+			MarkdownDescription: "Regions to publish in (required); the first one builds the snapshot, the others get copies."},
+		"name":        optString("AMI name prefix (default `elemental`); the AMI is named `<name>-<id>`."),
+		"description": optString("AMI description.", stringvalidator.LengthAtMost(255)),
+		"share_accounts": accountIDs("AWS account IDs given launch permission (`ami_users` in Packer, " +
+			"`account_id` of `aws_ami_launch_permission`)."),
+		"public": optBool("Make the AMI public (launch permission for the group `all`). Not with `encrypted`."),
+		"organization_arns": optStrings("Organization ARNs given launch permission.",
+			stringvalidator.RegexMatches(regexp.MustCompile(`^arn:aws[a-z-]*:organizations::`), "must be an organization ARN")),
+		"organizational_unit_arns": optStrings("Organizational unit ARNs given launch permission.",
+			stringvalidator.RegexMatches(regexp.MustCompile(`^arn:aws[a-z-]*:organizations::`), "must be an organizational unit ARN")),
+		"snapshot_share_accounts": accountIDs("AWS account IDs given create-volume permission on the snapshots."),
+		"snapshot_public":         optBool("Give everyone create-volume permission on the snapshots. Not with `encrypted`."),
+		"tags": optTags("Tags on the AMIs, and on their snapshots unless `snapshot_tags` is set. At most 44 " +
+			"(`elemental:*` provenance tags are added)."),
+		"snapshot_tags": optTags("Tags on the snapshots (default: `tags`)."),
+		"boot_mode": optString("Boot mode: `uefi` (default), `uefi-preferred` or `legacy-bios`.",
+			stringvalidator.OneOf("uefi", "uefi-preferred", "legacy-bios")),
+		"ena_support":       optBool("Enable enhanced networking (ENA). Default `true`."),
+		"sriov_net_support": optString("`simple` enables SR-IOV (Intel 82599 VF) networking.", stringvalidator.OneOf("simple")),
+		"imds_support": optString("`v2.0` to require IMDSv2 on instances launched from the AMI.",
+			stringvalidator.OneOf("v2.0")),
+		"tpm_support": optString("`v2.0` gives instances a NitroTPM; needs `boot_mode` `uefi`.", stringvalidator.OneOf("v2.0")),
+		"uefi_data":   optString("Base64 UEFI variable store (Secure Boot keys); not with `boot_mode` `legacy-bios`.", base64Validator{}),
+		"root_device_name": optString("Root device name (default `/dev/xvda`).",
+			stringvalidator.RegexMatches(regexp.MustCompile(`^/dev/[a-z0-9]+$`), "must be a device such as /dev/xvda or /dev/sda1")),
+		"volume_type": optString("Root volume type (default `gp3`).",
+			stringvalidator.OneOf("standard", "gp2", "gp3", "io1", "io2", "sc1", "st1")),
+		"volume_size": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 65536)},
+			MarkdownDescription: "Root volume size in GiB (default: the disk size rounded up)."},
+		"delete_on_termination": optBool("Delete the root volume when an instance launched from the AMI terminates. Default `true`."),
+		"deprecate_at":          optString("RFC 3339 time at which the AMI is deprecated (`deprecation_time` of `aws_ami`).", rfc3339Validator{}),
+		"deregistration_protection": schema.SingleNestedAttribute{Optional: true,
+			MarkdownDescription: "Deregistration protection of the AMIs. Destroying the resource lifts it first.",
+			Attributes: map[string]schema.Attribute{
+				"enabled":       optBool("Protect the AMIs from deregistration."),
+				"with_cooldown": optBool("Keep the protection for 24 hours after it is lifted."),
+			}},
+		"encrypted":  optBool("Encrypt the snapshots (copies too)."),
+		"kms_key_id": optString("KMS key for encrypted snapshots (default: the account's EBS key); needs `encrypted`.", kmsKey()),
+		"region_kms_key_ids": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+			Validators:          []validator.Map{mapvalidator.ValueStringsAre(kmsKey())},
+			MarkdownDescription: "Region → KMS key for the encrypted snapshot in that region (one of `regions`); needs `encrypted`."},
+		"skip_save_build_region": optBool("Deregister the AMI in the first region once it is copied to the others."),
+		"parent_snapshot_id": optString("A snapshot (for example the previous version's `aws_snapshot_ids` value) to upload over "+
+			"incrementally: blocks equal to the parent's are not sent. The encryption must match the parent's. Needs `import_method` `ebs-direct`.",
+			stringvalidator.RegexMatches(regexp.MustCompile(`^snap-`), "must be a snapshot id (snap-…)")),
+		"import_method": optString("`ebs-direct` (default: EBS direct APIs, no bucket) or `s3-import` (upload to `s3_bucket`, then "+
+			"ImportSnapshot, for accounts that forbid the EBS direct APIs; the object is deleted afterwards).",
+			stringvalidator.OneOf(awspub.ImportEBSDirect, awspub.ImportS3)),
+		"s3_bucket": optString("Bucket for `import_method` `s3-import`."),
+		"upload_concurrency": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 1024)},
+			MarkdownDescription: "Parallel block or part uploads (default 16)."},
 	}
 }
 
 func gcpImageBlock() schema.SingleNestedBlock {
+	rfc := func(desc string) schema.StringAttribute { return optString(desc, rfc3339Validator{}) }
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Publish the disk as a Compute Engine image (upload to Cloud Storage + images.insert). " +
 			"Credentials and endpoints come from the provider's `gcp` block.",
@@ -86,15 +208,29 @@ func gcpImageBlock() schema.SingleNestedBlock {
 		PlanModifiers: []planmodifier.Object{replaceObject()},
 		Attributes: map[string]schema.Attribute{
 			"project":     optString("Project (default: the provider's)."),
-			"bucket":      schema.StringAttribute{Optional: true, MarkdownDescription: "Bucket the disk tarball is uploaded to, deleted after the import (required)."},
+			"bucket":      schema.StringAttribute{Optional: true, MarkdownDescription: "Bucket the disk tarball is uploaded to, deleted after the import unless `skip_clean` (required)."},
+			"object_name": optString("Object name of the tarball (default `<image name>.tar.gz`)."),
+			"skip_clean":  optBool("Keep the tarball in the bucket after the image is created."),
 			"image_name":  optString("Image name prefix (default `elemental`); the image is named `<image_name>-<id>`."),
 			"family":      optString("Image family."),
 			"description": optString("Image description."),
 			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Labels on the image."},
-			"guest_os_features": schema.ListAttribute{Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Guest OS features (default `UEFI_COMPATIBLE`)."},
-			"deprecate_at": optString("RFC 3339 time at which the image is marked DEPRECATED."),
+			"guest_os_features": optStrings("Guest OS features (default `UEFI_COMPATIBLE`; an empty list sets none), e.g. `GVNIC`, `SECURE_BOOT`."),
+			"storage_locations": optStrings("Cloud Storage locations of the image (a region or multi-region)."),
+			"licenses":          optStrings("Licenses to attach (`projects/P/global/licenses/L`)."),
+			"shielded_instance_initial_state": schema.SingleNestedAttribute{Optional: true,
+				MarkdownDescription: "Secure Boot variables of the image. Each value is a PEM certificate or base64 content " +
+					"(e.g. `filebase64(\"db.der\")`: a DER certificate or an EFI signature list).",
+				Attributes: map[string]schema.Attribute{
+					"pk":   optString("Platform key.", pemOrBase64Validator{}),
+					"keks": optStrings("Key exchange keys.", pemOrBase64Validator{}),
+					"dbs":  optStrings("Signature database entries.", pemOrBase64Validator{}),
+					"dbxs": optStrings("Forbidden signature database entries.", pemOrBase64Validator{}),
+				}},
+			"deprecate_at": rfc("RFC 3339 time at which the image is marked DEPRECATED."),
+			"obsolete_at":  rfc("RFC 3339 time at which the image is marked OBSOLETE (not before `deprecate_at`)."),
+			"delete_at":    rfc("RFC 3339 time at which the image is marked DELETED (not before `obsolete_at`)."),
 		},
 	}
 }

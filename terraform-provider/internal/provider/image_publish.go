@@ -222,65 +222,6 @@ func parseTime(v types.String, what string) (time.Time, error) {
 	return t, nil
 }
 
-func toAWSSpec(ctx context.Context, m imageModel, suite string) (awspub.Spec, error) {
-	a := m.AWS
-	var regions, users []string
-	var errs []error
-	errs = append(errs, diagErr(a.Regions.ElementsAs(ctx, &regions, false)))
-	if !a.ShareAccounts.IsNull() {
-		errs = append(errs, diagErr(a.ShareAccounts.ElementsAs(ctx, &users, false)))
-	}
-	deprecate, err := parseTime(a.DeprecateAt, "aws.deprecate_at")
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
-		return awspub.Spec{}, err
-	}
-	if len(regions) == 0 {
-		return awspub.Spec{}, errors.New("aws.regions: at least one region")
-	}
-	tags := stringMap(ctx, a.Tags)
-	spec := awspub.Spec{
-		Region: regions[0], Regions: regions[1:], Name: artifactName(a.Name, "elemental", m.ID.ValueString()),
-		Description: a.Description.ValueString(), Architecture: architecture(m.Platform.ValueString(), "arm64", "x86_64"),
-		BootMode: a.BootMode.ValueString(), IMDSSupport: a.IMDSSupport.ValueString(),
-		Encrypted: a.Encrypted.ValueBool(), KMSKeyID: a.KMSKeyID.ValueString(), ParentSnapshotID: a.ParentSnap.ValueString(),
-		LaunchUsers: users, Tags: tags, SnapshotTags: tags, DeprecateAt: deprecate,
-		DeleteOnTermination: true,
-		// The name belongs to this build ID: an AMI of that name is a
-		// leftover of the same build (e.g. after drift), so replace it.
-		ForceDeregister: true, ForceDeleteSnapshot: true,
-		Source: m.Source.ValueString(), SourceDigest: m.Digest.ValueString(), SuiteVersion: suite,
-		Provenance: map[string]string{"elemental:build": m.ID.ValueString()},
-	}
-	if a.Public.ValueBool() {
-		spec.LaunchGroups = []string{"all"}
-	}
-	return spec, nil
-}
-
-func toGCPSpec(ctx context.Context, m imageModel, defProject, suite string) (gcppub.Spec, error) {
-	g := m.GCP
-	deprecate, err := parseTime(g.DeprecateAt, "gcp.deprecate_at")
-	if err != nil {
-		return gcppub.Spec{}, err
-	}
-	spec := gcppub.Spec{
-		ProjectID: valueOr(g.Project, defProject), Bucket: g.Bucket.ValueString(),
-		ImageName: artifactName(g.ImageName, "elemental", m.ID.ValueString()), Family: g.Family.ValueString(),
-		Description: g.Description.ValueString(), Labels: stringMap(ctx, g.Labels), DeprecateAt: deprecate,
-		Architecture: architecture(m.Platform.ValueString(), gcppub.ArchARM64, gcppub.ArchX86_64),
-		Source:       m.Source.ValueString(), SourceDigest: m.Digest.ValueString(), SuiteVersion: suite,
-		Provenance: map[string]string{"elemental-build": m.ID.ValueString()},
-	}
-	if !g.GuestOSFeatures.IsNull() {
-		spec.GuestOSFeatures = []string{}
-		if err := diagErr(g.GuestOSFeatures.ElementsAs(ctx, &spec.GuestOSFeatures, false)); err != nil {
-			return spec, err
-		}
-	}
-	return spec, spec.Validate()
-}
-
 // suiteVersion names the provider build on the images it publishes.
 func suiteVersion(d *providerData) string {
 	return "terraform-provider-elemental " + d.Version

@@ -1,0 +1,216 @@
+package provider
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
+)
+
+// rfc3339Validator accepts an RFC 3339 time such as 2027-01-01T00:00:00Z.
+type rfc3339Validator struct{}
+
+var _ validator.String = rfc3339Validator{}
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "an RFC 3339 time such as 2027-01-01T00:00:00Z"
+}
+
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time",
+			fmt.Sprintf("%s: want an RFC 3339 time such as 2027-01-01T00:00:00Z: %v", req.Path, err))
+	}
+}
+
+// base64Validator accepts standard base64.
+type base64Validator struct{}
+
+var _ validator.String = base64Validator{}
+
+func (base64Validator) Description(context.Context) string { return "base64 (standard encoding)" }
+
+func (v base64Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (base64Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := base64.StdEncoding.DecodeString(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid base64", fmt.Sprintf("%s: not base64: %v", req.Path, err))
+	}
+}
+
+// pemOrBase64Validator accepts a PEM block or base64 content.
+type pemOrBase64Validator struct{}
+
+var _ validator.String = pemOrBase64Validator{}
+
+func (pemOrBase64Validator) Description(context.Context) string {
+	return "a PEM certificate or base64 content"
+}
+
+func (v pemOrBase64Validator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (pemOrBase64Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := pemOrBase64(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid key", fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}
+
+// pemOrBase64 returns PEM text as is and decodes anything else as base64.
+func pemOrBase64(s string) ([]byte, error) {
+	if strings.HasPrefix(strings.TrimSpace(s), "-----BEGIN ") {
+		return []byte(s), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("want a PEM certificate or base64 content: %w", err)
+	}
+	return b, nil
+}
+
+var _ resource.ResourceWithValidateConfig = (*imageResource)(nil)
+
+// ValidateConfig checks the aws and gcp settings that depend on each
+// other, each error at the attribute it names.
+func (r *imageResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var a *awsImageModel
+	var g *gcpImageModel
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("aws"), &a)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("gcp"), &g)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	for _, p := range checkAWS(ctx, a) {
+		resp.Diagnostics.AddAttributeError(path.Root("aws").AtName(p.attr), "Invalid aws setting", "aws."+p.attr+": "+p.msg)
+	}
+	for _, p := range checkGCP(g) {
+		resp.Diagnostics.AddAttributeError(path.Root("gcp").AtName(p.attr), "Invalid gcp setting", "gcp."+p.attr+": "+p.msg)
+	}
+}
+
+// problem is a configuration error at an attribute of a block.
+type problem struct{ attr, msg string }
+
+// known reports whether v is set and known.
+func known(v interface {
+	IsNull() bool
+	IsUnknown() bool
+}) bool {
+	return !v.IsNull() && !v.IsUnknown()
+}
+
+// checkAWS returns the aws block's cross-attribute problems; unknown
+// values are left to apply time.
+func checkAWS(ctx context.Context, a *awsImageModel) []problem {
+	if a == nil {
+		return nil
+	}
+	var ps []problem
+	add := func(attr, format string, args ...any) { ps = append(ps, problem{attr, fmt.Sprintf(format, args...)}) }
+	encrypted, encKnown := a.Encrypted.ValueBool(), !a.Encrypted.IsUnknown()
+	boot := a.BootMode.ValueString()
+	if known(a.TPMSupport) && known(a.BootMode) && boot != "uefi" {
+		add("tpm_support", "needs boot_mode uefi, not %s", boot)
+	}
+	if known(a.UEFIData) && boot == "legacy-bios" {
+		add("uefi_data", "needs boot_mode uefi or uefi-preferred, not legacy-bios")
+	}
+	if known(a.KMSKeyID) && encKnown && !encrypted {
+		add("kms_key_id", "needs encrypted = true")
+	}
+	if encKnown && encrypted && a.Public.ValueBool() {
+		add("public", "an encrypted AMI cannot be public")
+	}
+	if encKnown && encrypted && a.SnapshotPublic.ValueBool() {
+		add("snapshot_public", "an encrypted snapshot cannot be public")
+	}
+	method := a.ImportMethod.ValueString()
+	if method == awspub.ImportS3 && a.S3Bucket.IsNull() {
+		add("s3_bucket", "required with import_method = %q", awspub.ImportS3)
+	}
+	if known(a.ParentSnap) && method == awspub.ImportS3 {
+		add("parent_snapshot_id", "needs import_method %s (ImportSnapshot has no parent)", awspub.ImportEBSDirect)
+	}
+	if !known(a.Regions) {
+		return ps
+	}
+	var regions []string
+	_ = a.Regions.ElementsAs(ctx, &regions, false)
+	if a.SkipBuildRegion.ValueBool() && len(regions) < 2 {
+		add("skip_save_build_region", "needs a second region in regions to copy to")
+	}
+	if known(a.RegionKMSKeyIDs) {
+		keys := stringMap(ctx, a.RegionKMSKeyIDs)
+		for _, r := range sortedKeys(keys) {
+			if !slices.Contains(regions, r) {
+				add("region_kms_key_ids", "%s is not one of regions", r)
+			}
+			if encKnown && !encrypted {
+				add("region_kms_key_ids", "%s: needs encrypted = true", r)
+			}
+		}
+	}
+	return ps
+}
+
+// checkGCP returns the gcp block's problems the attribute validators
+// cannot see: the end-of-life times must come in order.
+func checkGCP(g *gcpImageModel) []problem {
+	if g == nil {
+		return nil
+	}
+	var ps []problem
+	var last time.Time
+	lastName := ""
+	for _, s := range []struct {
+		attr string
+		v    types.String
+	}{{"deprecate_at", g.DeprecateAt}, {"obsolete_at", g.ObsoleteAt}, {"delete_at", g.DeleteAt}} {
+		if !known(s.v) {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, s.v.ValueString())
+		if err != nil {
+			continue // the attribute validator reports it
+		}
+		if !last.IsZero() && t.Before(last) {
+			ps = append(ps, problem{s.attr, fmt.Sprintf("%s is before %s %s", s.v.ValueString(), lastName, last.Format(time.RFC3339))})
+		}
+		last, lastName = t, s.attr
+	}
+	return ps
+}
+
+// errNoRegion is returned by toAWSSpec for an aws block without regions.
+var errNoRegion = errors.New("aws.regions: at least one region")
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
