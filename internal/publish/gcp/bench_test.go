@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/elemental-suite/elemental/acctest/gcpemu"
+	"github.com/elemental-suite/elemental/internal/imagetest"
+	"github.com/elemental-suite/elemental/internal/installer"
 	"github.com/elemental-suite/elemental/internal/publish/gcp"
 )
 
@@ -67,4 +69,54 @@ func BenchmarkUploadChunkSize(b *testing.B) {
 			b.SetBytes(res.BytesUploaded)
 		})
 	}
+}
+
+// BenchmarkPublishWorkers measures throughput (allocated data per second,
+// raw disk to READY image) against the gzip concurrency, the only
+// parallel stage: a resumable upload sends its chunks in order.
+func BenchmarkPublishWorkers(b *testing.B) {
+	raw := writeRawDisk(b, 256*mib, []extent{{0, 24 * mib}, {64 * mib, 24 * mib}, {128 * mib, 16 * mib}}, 13)
+	for _, workers := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("workers-%d", workers), func(b *testing.B) {
+			f := newFixture(b, gcpemu.Options{})
+			var res *gcp.Result
+			i := 0
+			for b.Loop() {
+				spec := baseSpec(fmt.Sprintf("workers-%d", i))
+				spec.ChunkSize, spec.Workers = 8<<20, workers
+				var err error
+				if res, err = gcp.Publish(context.Background(), f.clients, raw, spec, nil); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.SetBytes(res.DataSize)
+			b.ReportMetric(float64(res.BytesUploaded), "bytes-sent")
+		})
+	}
+}
+
+// BenchmarkSourceToImage measures the time from a derivative (an OCI
+// layout) to a READY image: the installer builds the raw disk, Publish
+// uploads it and creates the image.
+func BenchmarkSourceToImage(b *testing.B) {
+	src := imagetest.WriteLayoutRef(b, imagetest.Derivative(2, "A")...)
+	f := newFixture(b, gcpemu.Options{})
+	i := 0
+	var res *gcp.Result
+	for b.Loop() {
+		built, err := installer.Run(context.Background(), installer.Spec{Source: src, SourceDateEpoch: 1700000000, OutputDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		spec := baseSpec(fmt.Sprintf("source-%d", i))
+		spec.SourceDigest = built.Digest
+		if res, err = gcp.Publish(context.Background(), f.clients, built.Outputs[0].Path, spec, nil); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(res.BytesUploaded), "bytes-sent")
+	b.ReportMetric(float64(res.DiskSize), "disk-bytes")
+	b.ReportMetric(float64(res.DataSize), "data-bytes")
 }
