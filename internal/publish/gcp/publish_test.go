@@ -2,9 +2,17 @@ package gcp_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"hash/crc32"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +33,8 @@ func TestPublishRoundTrip(t *testing.T) {
 	f := newFixture(t, gcpemuOptions())
 	raw := defaultDisk(t)
 	wantDigest := paddedDigest(t, raw)
+	der := testCertificate(t)
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	tests := []struct {
 		name         string
 		mutate       func(*gcp.Spec)
@@ -41,7 +51,8 @@ func TestPublishRoundTrip(t *testing.T) {
 				s.GuestOSFeatures = []string{"UEFI_COMPATIBLE", "GVNIC", "SECURE_BOOT"}
 				s.StorageLocations = []string{"europe-west4"}
 				s.Licenses = []string{"projects/p/global/licenses/l"}
-				s.ShieldedInitialState = &gcp.ShieldedState{PK: []byte("pk-bytes"), DBXs: [][]byte{[]byte("dbx")}}
+				s.ShieldedInitialState = &gcp.ShieldedState{PK: pemCert, KEKs: [][]byte{[]byte("kek-esl")},
+					DBs: [][]byte{der, []byte("db-esl")}, DBXs: [][]byte{[]byte("dbx")}}
 				s.SkipClean = true
 			},
 			wantFeatures: []string{"GVNIC", "SECURE_BOOT", "UEFI_COMPATIBLE"},
@@ -93,9 +104,13 @@ func TestPublishRoundTrip(t *testing.T) {
 				t.Errorf("image attributes (-want +got):\n%s", diff)
 			}
 			if spec.ShieldedInitialState != nil {
-				st := img.ShieldedInstanceInitialState
-				if st == nil || st.Pk == nil || st.Pk.Content != "cGstYnl0ZXM=" || st.Pk.FileType != "BIN" || len(st.Dbxs) != 1 {
-					t.Errorf("shielded initial state = %+v", st)
+				buf := func(typ string, b []byte) *compute.FileContentBuffer {
+					return &compute.FileContentBuffer{FileType: typ, Content: base64.StdEncoding.EncodeToString(b)}
+				}
+				want := &compute.InitialStateConfig{Pk: buf("X509", der), Keks: []*compute.FileContentBuffer{buf("BIN", []byte("kek-esl"))},
+					Dbs: []*compute.FileContentBuffer{buf("X509", der), buf("BIN", []byte("db-esl"))}, Dbxs: []*compute.FileContentBuffer{buf("BIN", []byte("dbx"))}}
+				if diff := cmp.Diff(want, img.ShieldedInstanceInitialState); diff != "" {
+					t.Errorf("shielded initial state (-want +got):\n%s", diff)
 				}
 			}
 			if f.emu.CRC32CChecked() != checked+1 {
@@ -291,4 +306,19 @@ func checkResumable(t *testing.T, before, after map[string]int, res *gcp.Result,
 		t.Errorf("upload: %d initiations and %d chunk requests for %d bytes; want 1 resumable session of at least %d chunks of %d",
 			starts, chunks, res.BytesUploaded, want, chunkSize)
 	}
+}
+
+// testCertificate returns a fresh self-signed certificate, DER encoded.
+func testCertificate(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "PK"}, NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
