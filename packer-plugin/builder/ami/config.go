@@ -1,5 +1,5 @@
 //go:generate packer-sdc struct-markdown ../../.sdc/packer-plugin-elemental/builder/ami/config.go
-//go:generate packer-sdc mapstructure-to-hcl2 -type Config,AccessConfig,AssumeRoleConfig,DeregistrationProtection
+//go:generate packer-sdc mapstructure-to-hcl2 -type Config,AccessConfig,AssumeRoleConfig,DeregistrationProtection,RootDevice
 
 package ami
 
@@ -77,6 +77,11 @@ type Config struct {
 	// Base64 UEFI variable store (from `python3 uefivars.py`), for Secure
 	// Boot keys.
 	UEFIData string `mapstructure:"uefi_data" required:"false"`
+	// The AMI's root device: its name, and the volume type, size and
+	// deletion of the volumes instances launched from it get, as
+	// packer-plugin-amazon's `ami_root_device` (the snapshot is always
+	// the disk built here).
+	AMIRootDevice RootDevice `mapstructure:"ami_root_device" required:"false"`
 	// RFC 3339 time at which the AMIs are deprecated, for example
 	// `2027-01-01T00:00:00Z`.
 	DeprecateAt string `mapstructure:"deprecate_at" required:"false"`
@@ -108,6 +113,23 @@ type Config struct {
 	S3Bucket string `mapstructure:"s3_bucket" required:"false"`
 
 	ctx interpolate.Context
+}
+
+// RootDevice is the `ami_root_device` block: the root volume of instances
+// launched from the AMI.
+type RootDevice struct {
+	// Device name, `/dev/xvda` by default.
+	DeviceName string `mapstructure:"device_name" required:"false"`
+	// Volume type: `gp3` (default), `gp2`, `io1`, `io2`, `st1`, `sc1` or
+	// `standard`.
+	VolumeType string `mapstructure:"volume_type" required:"false"`
+	// Volume size in GiB, at least the disk size (default: the disk size
+	// rounded up to GiB).
+	VolumeSize int64 `mapstructure:"volume_size" required:"false"`
+	// Delete the volume when the instance terminates. Default true (unlike
+	// packer-plugin-amazon, whose default is false): a published OS image
+	// should not leave a volume behind per terminated instance.
+	DeleteOnTermination config.Trilean `mapstructure:"delete_on_termination" required:"false"`
 }
 
 // DeregistrationProtection is packer-plugin-amazon's

@@ -130,6 +130,7 @@ type FlatConfig struct {
 	IMDSSupport              *string                       `mapstructure:"imds_support" required:"false" cty:"imds_support" hcl:"imds_support"`
 	TPMSupport               *string                       `mapstructure:"tpm_support" required:"false" cty:"tpm_support" hcl:"tpm_support"`
 	UEFIData                 *string                       `mapstructure:"uefi_data" required:"false" cty:"uefi_data" hcl:"uefi_data"`
+	AMIRootDevice            *FlatRootDevice               `mapstructure:"ami_root_device" required:"false" cty:"ami_root_device" hcl:"ami_root_device"`
 	DeprecateAt              *string                       `mapstructure:"deprecate_at" required:"false" cty:"deprecate_at" hcl:"deprecate_at"`
 	DeregistrationProtection *FlatDeregistrationProtection `mapstructure:"deregistration_protection" required:"false" cty:"deregistration_protection" hcl:"deregistration_protection"`
 	AMIForceDeregister       *bool                         `mapstructure:"force_deregister" required:"false" cty:"force_deregister" hcl:"force_deregister"`
@@ -207,6 +208,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"imds_support":               &hcldec.AttrSpec{Name: "imds_support", Type: cty.String, Required: false},
 		"tpm_support":                &hcldec.AttrSpec{Name: "tpm_support", Type: cty.String, Required: false},
 		"uefi_data":                  &hcldec.AttrSpec{Name: "uefi_data", Type: cty.String, Required: false},
+		"ami_root_device":            &hcldec.BlockSpec{TypeName: "ami_root_device", Nested: hcldec.ObjectSpec((*FlatRootDevice)(nil).HCL2Spec())},
 		"deprecate_at":               &hcldec.AttrSpec{Name: "deprecate_at", Type: cty.String, Required: false},
 		"deregistration_protection":  &hcldec.BlockSpec{TypeName: "deregistration_protection", Nested: hcldec.ObjectSpec((*FlatDeregistrationProtection)(nil).HCL2Spec())},
 		"force_deregister":           &hcldec.AttrSpec{Name: "force_deregister", Type: cty.Bool, Required: false},
@@ -241,6 +243,35 @@ func (*FlatDeregistrationProtection) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
 		"enabled":       &hcldec.AttrSpec{Name: "enabled", Type: cty.Bool, Required: false},
 		"with_cooldown": &hcldec.AttrSpec{Name: "with_cooldown", Type: cty.Bool, Required: false},
+	}
+	return s
+}
+
+// FlatRootDevice is an auto-generated flat version of RootDevice.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatRootDevice struct {
+	DeviceName          *string `mapstructure:"device_name" required:"false" cty:"device_name" hcl:"device_name"`
+	VolumeType          *string `mapstructure:"volume_type" required:"false" cty:"volume_type" hcl:"volume_type"`
+	VolumeSize          *int64  `mapstructure:"volume_size" required:"false" cty:"volume_size" hcl:"volume_size"`
+	DeleteOnTermination *bool   `mapstructure:"delete_on_termination" required:"false" cty:"delete_on_termination" hcl:"delete_on_termination"`
+}
+
+// FlatMapstructure returns a new FlatRootDevice.
+// FlatRootDevice is an auto-generated flat version of RootDevice.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*RootDevice) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatRootDevice)
+}
+
+// HCL2Spec returns the hcl spec of a RootDevice.
+// This spec is used by HCL to read the fields of RootDevice.
+// The decoded values from this spec will then be applied to a FlatRootDevice.
+func (*FlatRootDevice) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"device_name":           &hcldec.AttrSpec{Name: "device_name", Type: cty.String, Required: false},
+		"volume_type":           &hcldec.AttrSpec{Name: "volume_type", Type: cty.String, Required: false},
+		"volume_size":           &hcldec.AttrSpec{Name: "volume_size", Type: cty.Number, Required: false},
+		"delete_on_termination": &hcldec.AttrSpec{Name: "delete_on_termination", Type: cty.Bool, Required: false},
 	}
 	return s
 }

@@ -70,6 +70,9 @@ func (c *Config) amiSpec() (publishaws.Spec, []error) {
 		ForceDeleteSnapshot:      c.AMIForceDeleteSnapshot,
 		ImportMethod:             c.ImportMethod, S3Bucket: c.S3Bucket, UploadConcurrency: c.UploadConcurrency,
 		ParentSnapshotID: c.ParentSnapshotID,
+		RootDeviceName:   c.AMIRootDevice.DeviceName, VolumeType: c.AMIRootDevice.VolumeType,
+		VolumeSizeGiB:       int32(c.AMIRootDevice.VolumeSize),
+		DeleteOnTermination: c.AMIRootDevice.DeleteOnTermination != config.TriFalse,
 	}
 	if c.Platform == "linux/arm64" {
 		s.Architecture = "arm64"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
@@ -36,25 +37,34 @@ func TestPrepareMapsAmazonNames(t *testing.T) {
 	var b Builder
 	gen, _, err := b.Prepare(raw("region", "eu-west-1", "platform", "linux/arm64", "ami_description", "d",
 		"ami_regions", []string{"us-east-1"}, "ami_users", []string{"111122223333"}, "ami_org_arns", []string{"arn:aws:organizations::111122223333:organization/o-abc"},
-		"snapshot_users", []string{"444455556666"}, "tags", map[string]string{"a": "b"}, "encrypt_boot", true, "kms_key_id", "alias/os",
-		"region_kms_key_ids", map[string]string{"us-east-1": regionKey}, "boot_mode", "uefi-preferred", "ena_support", false,
-		"imds_support", "v2.0", "deprecate_at", "2030-01-02T03:04:05Z",
+		"ami_ou_arns", []string{"arn:aws:organizations::111122223333:ou/o-abc/ou-1"},
+		"snapshot_users", []string{"444455556666"}, "tags", map[string]string{"a": "b"}, "snapshot_tags", map[string]string{"s": "t"},
+		"encrypt_boot", true, "kms_key_id", "alias/os",
+		"region_kms_key_ids", map[string]string{"us-east-1": regionKey}, "boot_mode", "uefi", "ena_support", false,
+		"sriov_support", true, "imds_support", "v2.0", "tpm_support", "v2.0", "uefi_data", "QU1aTlVFRkk=",
+		"ami_root_device", map[string]any{"device_name": "/dev/sda1", "volume_type": "io2", "volume_size": 20, "delete_on_termination": false},
+		"deprecate_at", "2030-01-02T03:04:05Z",
 		"deregistration_protection", map[string]any{"enabled": true, "with_cooldown": true},
-		"packer_force", true, "import_method", "s3-import", "s3_bucket", "bkt", "upload_concurrency", 4))
+		"packer_force", true, "force_delete_snapshot", true, "skip_save_build_region", true,
+		"import_method", "s3-import", "s3_bucket", "bkt", "upload_concurrency", 4))
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
 	if len(gen) != 4 {
 		t.Errorf("generated data keys = %v", gen)
 	}
-	s := b.specs.ami
-	got := []any{s.Region, s.Architecture, s.Description, s.Regions, s.LaunchUsers, s.OrgARNs, s.SnapshotUsers,
-		s.Tags["a"], s.Encrypted, s.KMSKeyID, s.RegionKMSKeyIDs["us-east-1"], s.BootMode, *s.ENASupport, s.IMDSSupport,
-		s.DeprecateAt.Year(), s.DeregistrationProtection, s.ProtectionCooldown, s.ForceDeregister,
-		s.ImportMethod, s.S3Bucket, s.UploadConcurrency}
-	want := []any{"eu-west-1", "arm64", "d", []string{"us-east-1"}, []string{"111122223333"}, []string{"arn:aws:organizations::111122223333:organization/o-abc"}, []string{"444455556666"},
-		"b", true, "alias/os", regionKey, "uefi-preferred", false, "v2.0", 2030, true, true, true, "s3-import", "bkt", 4}
-	if diff := cmp.Diff(want, got); diff != "" {
+	yes, no := true, false
+	want := publishaws.Spec{Region: "eu-west-1", Name: "elemental-os", Description: "d", Architecture: "arm64",
+		BootMode: "uefi", ENASupport: &no, SriovSupport: &yes, IMDSSupport: "v2.0", TPMSupport: "v2.0", UEFIData: "QU1aTlVFRkk=",
+		RootDeviceName: "/dev/sda1", VolumeType: "io2", VolumeSizeGiB: 20, DeleteOnTermination: false,
+		Encrypted: true, KMSKeyID: "alias/os", Regions: []string{"us-east-1"}, RegionKMSKeyIDs: map[string]string{"us-east-1": regionKey},
+		SkipSaveBuildRegion: true, LaunchUsers: []string{"111122223333"},
+		OrgARNs:       []string{"arn:aws:organizations::111122223333:organization/o-abc"},
+		OUARNs:        []string{"arn:aws:organizations::111122223333:ou/o-abc/ou-1"},
+		SnapshotUsers: []string{"444455556666"}, Tags: map[string]string{"a": "b"}, SnapshotTags: map[string]string{"s": "t"},
+		DeprecateAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), DeregistrationProtection: true, ProtectionCooldown: true,
+		ForceDeregister: true, ForceDeleteSnapshot: true, ImportMethod: "s3-import", S3Bucket: "bkt", UploadConcurrency: 4}
+	if diff := cmp.Diff(want, b.specs.ami); diff != "" {
 		t.Errorf("AMI spec (-want +got):\n%s", diff)
 	}
 	if b.specs.disk.OutputDir != "" || len(b.specs.disk.Formats) != 1 || b.specs.disk.Formats[0].String() != "raw" {
@@ -71,6 +81,10 @@ func TestPrepareDefaults(t *testing.T) {
 	s := b.specs.ami
 	if s.ENASupport != nil || s.ForceDeregister || s.Architecture != "x86_64" || len(warns) != 0 {
 		t.Errorf("defaults: ena %v, force %v, arch %s, warnings %q", s.ENASupport, s.ForceDeregister, s.Architecture, warns)
+	}
+	if !s.DeleteOnTermination || s.RootDeviceName != "" || s.VolumeType != "" || s.VolumeSizeGiB != 0 {
+		t.Errorf("root device defaults: delete on termination %v (want true), name %q, type %q, size %d",
+			s.DeleteOnTermination, s.RootDeviceName, s.VolumeType, s.VolumeSizeGiB)
 	}
 }
 

@@ -14,6 +14,7 @@ var (
 	// amiNameRE is what EC2 accepts in an AMI name.
 	amiNameRE = regexp.MustCompile(`^[a-zA-Z0-9()\[\] ./\-'@_]+$`)
 	// accountRE is an AWS account ID.
+	deviceRE  = regexp.MustCompile(`^/dev/[a-z0-9]+$`)
 	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 	// kmsKeyRE is a KMS key ID (single- or multi-region), an alias, or the
 	// ARN of either, as CopyImage and CreateVolume take them.
@@ -42,6 +43,14 @@ func (c *Config) validate() []error {
 	oneOf("boot_mode", c.BootMode, "uefi", "uefi-preferred", "legacy-bios")
 	oneOf("imds_support", c.IMDSSupport, "v2.0")
 	oneOf("tpm_support", c.TPMSupport, "v2.0")
+	rd := c.AMIRootDevice
+	oneOf("ami_root_device.volume_type", rd.VolumeType, "standard", "gp2", "gp3", "io1", "io2", "sc1", "st1")
+	if rd.DeviceName != "" && !deviceRE.MatchString(rd.DeviceName) {
+		add("ami_root_device.device_name %q: want a device such as /dev/xvda or /dev/sda1", rd.DeviceName)
+	}
+	if rd.VolumeSize < 0 || rd.VolumeSize > 65536 {
+		add("ami_root_device.volume_size: %d GiB is not between 1 and 65536", rd.VolumeSize)
+	}
 	oneOf("import_method", c.ImportMethod, publishaws.ImportEBSDirect, publishaws.ImportS3)
 	if p := c.ParentSnapshotID; p != "" && !strings.HasPrefix(p, "snap-") && !strings.Contains(p, unknown) {
 		add("parent_snapshot_id %q: want a snapshot id (snap-…)", p)

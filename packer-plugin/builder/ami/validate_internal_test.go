@@ -42,6 +42,10 @@ func TestPrepareValidatesAMIFields(t *testing.T) {
 		{name: "sharing unencrypted", raw: []any{"ami_users", []string{"111122223333"}, "ami_regions", []string{"eu-west-1"}}},
 		{name: "encrypted and public", raw: []any{"encrypt_boot", true, "ami_groups", []string{"all"}, "snapshot_groups", []string{"all"}},
 			want: []string{"ami_groups: an encrypted AMI cannot be public", "snapshot_groups: an encrypted snapshot cannot be public"}},
+		{name: "root device", raw: []any{"ami_root_device", map[string]any{"device_name": "xvda", "volume_type": "gp4", "volume_size": -1}},
+			want: []string{`ami_root_device.device_name "xvda": want a device`, `ami_root_device.volume_type "gp4": want one of`,
+				"ami_root_device.volume_size: -1 GiB is not between 1 and 65536"}},
+		{name: "root device valid", raw: []any{"ami_root_device", map[string]any{"device_name": "/dev/xvda", "volume_type": "gp3", "volume_size": 8}}},
 		{name: "-force allows force_delete_snapshot", raw: []any{"force_delete_snapshot", true, "packer_force", true}},
 	}
 	for _, tc := range tests {
