@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,87 @@ func TestEnv(t *testing.T) {
 	env := strings.Join(emu.Env(), "\n")
 	if !strings.Contains(env, "STORAGE_EMULATOR_HOST="+emu.Host()) || !strings.Contains(env, gcpemu.EnvComputeEndpoint+"="+emu.URL()+"/compute/v1/") {
 		t.Errorf("Env() = %s", env)
+	}
+}
+
+// TestFaultKindsOnTheWire sends plain HTTP requests with each fault kind
+// injected into every images.get and checks what the client sees: the
+// status code, a broken connection, or a late answer; a lost images.insert
+// still creates the image. Other operations stay unaffected.
+func TestFaultKindsOnTheWire(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	tests := []struct {
+		kind       gcpemu.FaultKind
+		wantStatus int // 0: the connection breaks
+		slow       bool
+	}{
+		{kind: gcpemu.FaultInternal, wantStatus: http.StatusInternalServerError},
+		{kind: gcpemu.FaultUnavailable, wantStatus: http.StatusServiceUnavailable},
+		{kind: gcpemu.FaultThrottle, wantStatus: http.StatusTooManyRequests},
+		{kind: gcpemu.FaultForbidden, wantStatus: http.StatusForbidden},
+		{kind: gcpemu.FaultReset},
+		{kind: gcpemu.FaultLost},
+		{kind: gcpemu.FaultSlow, wantStatus: http.StatusNotFound, slow: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kind.String(), func(t *testing.T) {
+			fault := gcpemu.Fault{Rate: 1, Kinds: []gcpemu.FaultKind{tc.kind}, Delay: delay}
+			emu, _ := start(t, gcpemu.Options{Faults: map[string]gcpemu.Fault{gcpemu.OpImagesGet: fault}})
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			began := time.Now()
+			resp, err := client.Get(emu.ComputeEndpoint() + "projects/p/global/images/none")
+			took := time.Since(began)
+			status := 0
+			if err == nil {
+				status = resp.StatusCode
+				_ = resp.Body.Close()
+			}
+			if status != tc.wantStatus || (tc.wantStatus == 0) != (err != nil) {
+				t.Errorf("images.get with %s: status %d, err %v; want status %d", tc.kind, status, err, tc.wantStatus)
+			}
+			if tc.slow != (took >= delay) {
+				t.Errorf("images.get with %s answered after %v (slow delay %v)", tc.kind, took, delay)
+			}
+			resp, err = client.Get(emu.ComputeEndpoint() + "projects/p/global/images")
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("images.list, which has no fault: %v, %v", resp, err)
+			} else {
+				_ = resp.Body.Close()
+			}
+		})
+	}
+	t.Run("lost insert takes effect", func(t *testing.T) {
+		lost := gcpemu.Fault{Rate: 1, Kinds: []gcpemu.FaultKind{gcpemu.FaultLost}}
+		emu, svc := start(t, gcpemu.Options{Faults: map[string]gcpemu.Fault{gcpemu.OpImagesInsert: lost}})
+		emu.PutObject(bucket, "good.tar.gz", goodArchive(t))
+		if _, err := svc.Images.Insert(project, image("lost", "good.tar.gz")).Do(); err == nil {
+			t.Fatal("a lost answer reached the client")
+		}
+		if imgs := emu.Images(project); len(imgs) != 1 || imgs[0].Name != "lost" {
+			t.Errorf("images after a lost insert: %v, want the image", imgs)
+		}
+	})
+}
+
+// TestFaultRate: a rate of 0.3 fails about 30% of an operation's requests.
+func TestFaultRate(t *testing.T) {
+	emu, _ := start(t, gcpemu.Options{Seed: 3, Faults: map[string]gcpemu.Fault{
+		gcpemu.OpImagesGet: {Rate: 0.3, Kinds: []gcpemu.FaultKind{gcpemu.FaultUnavailable}},
+	}})
+	client := &http.Client{}
+	failed := 0
+	const n = 400
+	for range n {
+		resp, err := client.Get(emu.ComputeEndpoint() + "projects/p/global/images/none")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			failed++
+		}
+		_ = resp.Body.Close()
+	}
+	if failed < n*20/100 || failed > n*40/100 || emu.FaultCounts()[gcpemu.OpImagesGet+"/503"] != failed {
+		t.Errorf("%d of %d requests failed (counted %v), want about 30%%", failed, n, emu.FaultCounts())
 	}
 }
