@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ func (c *Config) prepare(raws ...any) (prepared, []string, error) {
 	if err := validatable(image).Validate(); err != nil {
 		errs = append(errs, splitRenamed(err)...)
 	}
+	errs = append(errs, c.validateLists()...)
 	clients, cErrs := c.clientOptions()
 	errs = append(errs, cErrs...)
 	return prepared{disk: disk, image: image, clients: clients}, c.Config.Warnings(), diskbuild.MultiError(errs)
@@ -127,6 +129,36 @@ func (c *Config) shieldedState() (*publishgcp.ShieldedState, []error) {
 		st.PK = b
 	}
 	return st, errs
+}
+
+var (
+	// guestOSFeatureRE is the form of a guest OS feature type; the list
+	// of types grows, so it is not enumerated.
+	guestOSFeatureRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	// licenseRE is a license name or URL: projects/P/global/licenses/L.
+	licenseRE = regexp.MustCompile(`(^|/)projects/[^/]+/global/licenses/[^/]+$`)
+)
+
+// validateLists checks the elements of the list fields the publisher
+// passes on as they are.
+func (c *Config) validateLists() []error {
+	var errs []error
+	for i, f := range c.ImageGuestOsFeatures {
+		if !guestOSFeatureRE.MatchString(f) {
+			errs = append(errs, fmt.Errorf("image_guest_os_features[%d] %q: want a feature type such as UEFI_COMPATIBLE or GVNIC", i, f))
+		}
+	}
+	for i, l := range c.ImageLicenses {
+		if !licenseRE.MatchString(l) {
+			errs = append(errs, fmt.Errorf("image_licenses[%d] %q: want projects/PROJECT/global/licenses/NAME", i, l))
+		}
+	}
+	for i, l := range c.ImageStorageLocations {
+		if l == "" || strings.ToLower(l) != l {
+			errs = append(errs, fmt.Errorf("image_storage_locations[%d] %q: want a lower-case region or multi-region such as eu or us-central1", i, l))
+		}
+	}
+	return errs
 }
 
 func (c *Config) clientOptions() (publishgcp.ClientOptions, []error) {

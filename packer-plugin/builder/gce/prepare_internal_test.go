@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
@@ -28,31 +31,62 @@ func raw(kv ...any) map[string]any {
 }
 
 func TestPrepareMapsGoogleNames(t *testing.T) {
-	pk := filepath.Join(t.TempDir(), "pk.der")
-	if err := os.WriteFile(pk, []byte("pk"), 0o644); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 	var b Builder
 	_, _, err := b.Prepare(raw("platform", "linux/arm64", "gcs_object_name", "o.tar.gz", "image_family", "fam",
-		"image_labels", map[string]string{"team": "os"}, "image_guest_os_features", []string{"GVNIC"},
-		"image_storage_locations", []string{"eu"}, "image_licenses", []string{"l"}, "skip_clean", true,
-		"image_platform_key", pk, "deprecate_at", "2030-01-01T00:00:00Z", "credentials_json", `{"type":"x"}`,
-		"compute_endpoint", "http://127.0.0.1:1/", "skip_authentication", true))
+		"image_description", "desc", "image_labels", map[string]string{"team": "os"}, "image_guest_os_features", []string{"GVNIC"},
+		"image_storage_locations", []string{"eu"}, "image_licenses", []string{"projects/p/global/licenses/l"}, "skip_clean", true,
+		"image_platform_key", file("pk", "pk"), "image_key_exchange_key", []string{file("kek", "kek")},
+		"image_signatures_db", []string{file("db1", "db1"), file("db2", "db2")}, "image_forbidden_signatures_db", []string{file("dbx", "dbx")},
+		"deprecate_at", "2030-01-01T00:00:00Z", "obsolete_at", "2030-02-01T00:00:00Z", "delete_at", "2030-03-01T00:00:00Z",
+		"credentials_json", `{"type":"x"}`, "impersonate_service_account", "sa@p.iam.gserviceaccount.com",
+		"compute_endpoint", "http://127.0.0.1:1/", "storage_endpoint", "http://127.0.0.1:2/", "skip_authentication", true))
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
-	s := b.specs.image
-	if s.ProjectID != "p" || s.Bucket != "b" || s.ObjectName != "o.tar.gz" || s.Family != "fam" || s.Labels["team"] != "os" ||
-		s.GuestOSFeatures[0] != "GVNIC" || s.StorageLocations[0] != "eu" || s.Licenses[0] != "l" || !s.SkipClean ||
-		s.Architecture != publishgcp.ArchARM64 || string(s.ShieldedInitialState.PK) != "pk" || s.DeprecateAt.Year() != 2030 {
-		t.Errorf("image spec = %+v", s)
+	want := publishgcp.Spec{ProjectID: "p", Bucket: "b", ObjectName: "o.tar.gz", ImageName: "elemental-os", Family: "fam",
+		Description: "desc", Labels: map[string]string{"team": "os"}, GuestOSFeatures: []string{"GVNIC"},
+		StorageLocations: []string{"eu"}, Architecture: publishgcp.ArchARM64, Licenses: []string{"projects/p/global/licenses/l"},
+		ShieldedInitialState: &publishgcp.ShieldedState{PK: []byte("pk"), KEKs: [][]byte{[]byte("kek")},
+			DBs: [][]byte{[]byte("db1"), []byte("db2")}, DBXs: [][]byte{[]byte("dbx")}},
+		DeprecateAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), ObsoleteAt: time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC),
+		DeleteAt: time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC), SkipClean: true}
+	if diff := cmp.Diff(want, b.specs.image); diff != "" {
+		t.Errorf("image spec (-want +got):\n%s", diff)
 	}
-	c := b.specs.clients
-	if string(c.CredentialsJSON) != `{"type":"x"}` || c.ComputeEndpoint != "http://127.0.0.1:1/" || !c.WithoutAuthentication {
-		t.Errorf("client options = %+v", c)
+	wantClients := publishgcp.ClientOptions{CredentialsJSON: []byte(`{"type":"x"}`),
+		ImpersonateServiceAccount: "sa@p.iam.gserviceaccount.com", ComputeEndpoint: "http://127.0.0.1:1/",
+		StorageEndpoint: "http://127.0.0.1:2/", WithoutAuthentication: true}
+	if diff := cmp.Diff(wantClients, b.specs.clients); diff != "" {
+		t.Errorf("client options (-want +got):\n%s", diff)
 	}
 	if got := packersdk.LogSecretFilter.FilterString(`{"type":"x"}`); strings.Contains(got, `"type"`) {
 		t.Errorf("credentials_json not filtered: %q", got)
+	}
+}
+
+// credentials_file and its older name account_file both reach the client
+// options.
+func TestPrepareCredentialsFile(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(key, []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"credentials_file", "account_file"} {
+		var b Builder
+		if _, _, err := b.Prepare(raw(field, key)); err != nil {
+			t.Fatalf("%s: %v", field, err)
+		}
+		if got := b.specs.clients.CredentialsFile; got != key {
+			t.Errorf("%s: CredentialsFile = %q, want %q", field, got, key)
+		}
 	}
 }
 
@@ -61,7 +95,9 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 	_, _, err := b.Prepare(raw("project_id", nil, "bucket", nil, "image_name", "Bad_Name", "image_family", "UPPER",
 		"image_architecture", "mips", "deprecate_at", "soon", "credentials_file", "/nonexistent/key.json",
 		"account_file", "/other.json", "image_platform_key", "/nonexistent/pk", "platform", "linux/ppc64le",
-		"image_labels", map[string]string{"Bad Key": "V!"}, "credentials_json", `{"private_key": "s3cret`))
+		"image_labels", map[string]string{"Bad Key": "V!"}, "credentials_json", `{"private_key": "s3cret`,
+		"image_guest_os_features", []string{"UEFI_COMPATIBLE", "gvnic"}, "image_licenses", []string{"my-license"},
+		"image_storage_locations", []string{"EU"}, "obsolete_at", "2020-01-01T00:00:00Z", "delete_at", "later"))
 	var m *packersdk.MultiError
 	if !errors.As(err, &m) {
 		t.Fatalf("err = %v, want a MultiError", err)
@@ -74,7 +110,9 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 		`image_architecture "mips"`, `deprecate_at "soon"`, "credentials_file: stat /nonexistent/key.json",
 		"account_file: set credentials_file or account_file, not both", "image_platform_key: open /nonexistent/pk",
 		`platform "linux/ppc64le"`, `image_labels: label key "Bad Key"`, `image_labels: label "Bad Key" value "V!"`,
-		"credentials_json: set credentials_file or credentials_json, not both", "credentials_json: not valid JSON"}
+		"credentials_json: set credentials_file or credentials_json, not both", "credentials_json: not valid JSON",
+		`image_guest_os_features[1] "gvnic": want a feature type`, `image_licenses[0] "my-license": want projects/`,
+		`image_storage_locations[0] "EU": want a lower-case`, `delete_at "later"`}
 	for _, want := range want {
 		found := false
 		for _, g := range got {
