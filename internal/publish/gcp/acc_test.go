@@ -47,7 +47,7 @@ func TestAcceptanceRealGCP(t *testing.T) {
 		ImageName: fmt.Sprintf("elemental-acc-%d", time.Now().Unix()), Family: "elemental-acc",
 		Description: "elemental acceptance test, safe to delete", Labels: map[string]string{"purpose": "acctest"},
 		Provenance:  map[string]string{"source-digest": "sha256:" + strings.Repeat("ab", 32)},
-		DeprecateAt: time.Now().Add(24 * time.Hour).Truncate(time.Second),
+		DeprecateAt: time.Now().Add(24 * time.Hour).Truncate(time.Second), Architecture: gcp.ArchX86_64,
 	}
 	t.Cleanup(func() {
 		if err := gcp.Delete(context.WithoutCancel(ctx), c, spec.ProjectID, spec.ImageName); err != nil {
@@ -68,8 +68,10 @@ func TestAcceptanceRealGCP(t *testing.T) {
 		features = append(features, f.Type)
 	}
 	switch {
-	case img.Status != "READY", img.SelfLink != res.SelfLink, img.DiskSizeGb != 1, img.Family != spec.Family:
-		t.Errorf("image: status %s, link %s, %d GB, family %s", img.Status, img.SelfLink, img.DiskSizeGb, img.Family)
+	case img.Status != "READY", img.SelfLink != res.SelfLink, img.DiskSizeGb != 1, img.Family != spec.Family,
+		img.Description != spec.Description, img.Architecture != spec.Architecture:
+		t.Errorf("image: status %s, link %s, %d GB, family %s, description %q, architecture %s",
+			img.Status, img.SelfLink, img.DiskSizeGb, img.Family, img.Description, img.Architecture)
 	case !slices.Contains(features, "UEFI_COMPATIBLE"):
 		t.Errorf("guest OS features %v lack UEFI_COMPATIBLE", features)
 	case img.Labels["purpose"] != "acctest" || img.Labels["source-digest"] != "sha256-"+strings.Repeat("ab", 16):
