@@ -26,6 +26,9 @@ type AccessConfig struct {
 	SecretKey string `mapstructure:"secret_key" required:"false"`
 	// Session token for temporary credentials. Kept out of the logs.
 	Token string `mapstructure:"token" required:"false"`
+	// Accept `region` and `ami_regions` values that do not look like AWS
+	// region names (private partitions, emulators). Default false.
+	SkipRegionValidation bool `mapstructure:"skip_region_validation" required:"false"`
 	// Profile of the shared config and credentials files.
 	Profile string `mapstructure:"profile" required:"false"`
 	// Role to assume with STS before publishing.

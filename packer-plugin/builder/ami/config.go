@@ -58,10 +58,15 @@ type Config struct {
 	SnapshotTag config.KeyValues `mapstructure:"snapshot_tag" required:"false"`
 	// Encrypt the snapshots (copies in other regions too). Default false.
 	EncryptBoot bool `mapstructure:"encrypt_boot" required:"false"`
-	// KMS key ID, alias or ARN for encrypt_boot (default: the account's
-	// EBS default key).
+	// KMS key for encrypt_boot (default: the account's EBS default key).
+	// With `import_method = "ebs-direct"` (the default) it must be a key
+	// ARN, `arn:aws:kms:REGION:ACCOUNT:key/ID`, as StartSnapshot takes no
+	// key ID or alias; `s3-import` also takes a key ID, an alias or an
+	// alias ARN.
 	KMSKeyID string `mapstructure:"kms_key_id" required:"false"`
-	// KMS keys per copy region, for encrypted copies.
+	// KMS keys per region, for encrypted copies; any form `kms_key_id`
+	// takes. The build region's entry wins over `kms_key_id` there (and
+	// must then be a key ARN with `ebs-direct`).
 	RegionKMSKeyIDs map[string]string `mapstructure:"region_kms_key_ids" required:"false"`
 	// `uefi` (default), `uefi-preferred` or `legacy-bios`. Elemental disks
 	// boot through shim and GRUB on UEFI.

@@ -12,14 +12,15 @@ import (
 // FlatAccessConfig is an auto-generated flat version of AccessConfig.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatAccessConfig struct {
-	Region            *string               `mapstructure:"region" required:"true" cty:"region" hcl:"region"`
-	AccessKey         *string               `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
-	SecretKey         *string               `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
-	Token             *string               `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
-	Profile           *string               `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
-	AssumeRole        *FlatAssumeRoleConfig `mapstructure:"assume_role" required:"false" cty:"assume_role" hcl:"assume_role"`
-	CustomEndpointEc2 *string               `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
-	MaxRetries        *int                  `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
+	Region               *string               `mapstructure:"region" required:"true" cty:"region" hcl:"region"`
+	AccessKey            *string               `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
+	SecretKey            *string               `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
+	Token                *string               `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	SkipRegionValidation *bool                 `mapstructure:"skip_region_validation" required:"false" cty:"skip_region_validation" hcl:"skip_region_validation"`
+	Profile              *string               `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
+	AssumeRole           *FlatAssumeRoleConfig `mapstructure:"assume_role" required:"false" cty:"assume_role" hcl:"assume_role"`
+	CustomEndpointEc2    *string               `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
+	MaxRetries           *int                  `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
 }
 
 // FlatMapstructure returns a new FlatAccessConfig.
@@ -34,14 +35,15 @@ func (*AccessConfig) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.
 // The decoded values from this spec will then be applied to a FlatAccessConfig.
 func (*FlatAccessConfig) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"region":              &hcldec.AttrSpec{Name: "region", Type: cty.String, Required: false},
-		"access_key":          &hcldec.AttrSpec{Name: "access_key", Type: cty.String, Required: false},
-		"secret_key":          &hcldec.AttrSpec{Name: "secret_key", Type: cty.String, Required: false},
-		"token":               &hcldec.AttrSpec{Name: "token", Type: cty.String, Required: false},
-		"profile":             &hcldec.AttrSpec{Name: "profile", Type: cty.String, Required: false},
-		"assume_role":         &hcldec.BlockSpec{TypeName: "assume_role", Nested: hcldec.ObjectSpec((*FlatAssumeRoleConfig)(nil).HCL2Spec())},
-		"custom_endpoint_ec2": &hcldec.AttrSpec{Name: "custom_endpoint_ec2", Type: cty.String, Required: false},
-		"max_retries":         &hcldec.AttrSpec{Name: "max_retries", Type: cty.Number, Required: false},
+		"region":                 &hcldec.AttrSpec{Name: "region", Type: cty.String, Required: false},
+		"access_key":             &hcldec.AttrSpec{Name: "access_key", Type: cty.String, Required: false},
+		"secret_key":             &hcldec.AttrSpec{Name: "secret_key", Type: cty.String, Required: false},
+		"token":                  &hcldec.AttrSpec{Name: "token", Type: cty.String, Required: false},
+		"skip_region_validation": &hcldec.AttrSpec{Name: "skip_region_validation", Type: cty.Bool, Required: false},
+		"profile":                &hcldec.AttrSpec{Name: "profile", Type: cty.String, Required: false},
+		"assume_role":            &hcldec.BlockSpec{TypeName: "assume_role", Nested: hcldec.ObjectSpec((*FlatAssumeRoleConfig)(nil).HCL2Spec())},
+		"custom_endpoint_ec2":    &hcldec.AttrSpec{Name: "custom_endpoint_ec2", Type: cty.String, Required: false},
+		"max_retries":            &hcldec.AttrSpec{Name: "max_retries", Type: cty.Number, Required: false},
 	}
 	return s
 }
@@ -104,6 +106,7 @@ type FlatConfig struct {
 	AccessKey                *string                       `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
 	SecretKey                *string                       `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
 	Token                    *string                       `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	SkipRegionValidation     *bool                         `mapstructure:"skip_region_validation" required:"false" cty:"skip_region_validation" hcl:"skip_region_validation"`
 	Profile                  *string                       `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
 	AssumeRole               *FlatAssumeRoleConfig         `mapstructure:"assume_role" required:"false" cty:"assume_role" hcl:"assume_role"`
 	CustomEndpointEc2        *string                       `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
@@ -182,6 +185,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"access_key":                 &hcldec.AttrSpec{Name: "access_key", Type: cty.String, Required: false},
 		"secret_key":                 &hcldec.AttrSpec{Name: "secret_key", Type: cty.String, Required: false},
 		"token":                      &hcldec.AttrSpec{Name: "token", Type: cty.String, Required: false},
+		"skip_region_validation":     &hcldec.AttrSpec{Name: "skip_region_validation", Type: cty.Bool, Required: false},
 		"profile":                    &hcldec.AttrSpec{Name: "profile", Type: cty.String, Required: false},
 		"assume_role":                &hcldec.BlockSpec{TypeName: "assume_role", Nested: hcldec.ObjectSpec((*FlatAssumeRoleConfig)(nil).HCL2Spec())},
 		"custom_endpoint_ec2":        &hcldec.AttrSpec{Name: "custom_endpoint_ec2", Type: cty.String, Required: false},

@@ -18,6 +18,11 @@ var (
 	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 	// kmsKeyRE is a KMS key ID (single- or multi-region), an alias, or the
 	// ARN of either, as CopyImage and CreateVolume take them.
+	// kmsKeyARNRE is what StartSnapshot's KmsKeyArn takes: a key ARN, no
+	// key ID or alias.
+	kmsKeyARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:key/.+$`)
+	// regionRE is the form of an AWS region name.
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	kmsKeyRE = regexp.MustCompile(`^((arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?(key/)?(mrk-)?[a-f0-9][a-f0-9-]+|(arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?alias/[a-zA-Z0-9:/_-]+)$`)
 )
 
@@ -69,6 +74,16 @@ func (c *Config) validate() []error {
 			add("uefi_data: needs boot_mode uefi or uefi-preferred, not legacy-bios")
 		}
 	}
+	if !c.SkipRegionValidation {
+		if c.Region != "" && !regionRE.MatchString(c.Region) && !strings.Contains(c.Region, unknown) {
+			add("region %q: not an AWS region name such as us-east-1 (skip_region_validation turns this check off)", c.Region)
+		}
+		for i, r := range c.AMIRegions {
+			if !regionRE.MatchString(r) && !strings.Contains(r, unknown) {
+				add("ami_regions[%d] %q: not an AWS region name such as eu-west-1 (skip_region_validation turns this check off)", i, r)
+			}
+		}
+	}
 	if c.AMISkipBuildRegion && len(c.AMIRegions) == 0 {
 		add("skip_save_build_region: needs ami_regions to copy to")
 	}
@@ -96,6 +111,14 @@ func (c *Config) validateEncryption() []error {
 		if !kmsKeyRE.MatchString(c.KMSKeyID) {
 			add("kms_key_id %q: want a key ID, alias/NAME or a key or alias ARN", c.KMSKeyID)
 		}
+	}
+	if k := c.buildRegionKey(); k != "" && c.ImportMethod != publishaws.ImportS3 && kmsKeyRE.MatchString(k) &&
+		!kmsKeyARNRE.MatchString(k) && !strings.Contains(k, unknown) {
+		field := "kms_key_id"
+		if k != c.KMSKeyID {
+			field = fmt.Sprintf("region_kms_key_ids[%q]", c.Region)
+		}
+		add("%s %q: the ebs-direct import (StartSnapshot) needs a key ARN, arn:aws:kms:REGION:ACCOUNT:key/ID", field, k)
 	}
 	for _, r := range sortedKeys(c.RegionKMSKeyIDs) {
 		k := c.RegionKMSKeyIDs[r]

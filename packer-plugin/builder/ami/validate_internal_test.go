@@ -27,7 +27,7 @@ func TestPrepareValidatesAMIFields(t *testing.T) {
 			want: []string{`ami_users[1] "12345": want a 12-digit`, `snapshot_users[0] "me": want a 12-digit`}},
 		{name: "groups", raw: []any{"ami_groups", []string{"all", "everyone"}, "snapshot_groups", []string{"public"}},
 			want: []string{`ami_groups[1] "everyone": the only group is all`, `snapshot_groups[0] "public": the only group is all`}},
-		{name: "key formats", raw: []any{"encrypt_boot", true, "kms_key_id", "alias/os", "ami_regions", []string{"eu-west-1", "us-west-2"},
+		{name: "key formats", raw: []any{"encrypt_boot", true, "kms_key_id", regionKey, "ami_regions", []string{"eu-west-1", "us-west-2"},
 			"region_kms_key_ids", map[string]string{"eu-west-1": "mrk-1234abcd12ab34cd56ef1234567890ab",
 				"us-west-2": "arn:aws:kms:us-west-2:111122223333:alias/os"}}},
 		{name: "bad key", raw: []any{"encrypt_boot", true, "kms_key_id", "my key"}, want: []string{`kms_key_id "my key": want a key ID`}},
@@ -38,10 +38,19 @@ func TestPrepareValidatesAMIFields(t *testing.T) {
 			want: []string{"ami_org_arns: an AMI encrypted with the account's default KMS key cannot be shared",
 				"ami_org_arns: the copy in eu-west-1 would be encrypted with the default KMS key"}},
 		{name: "sharing with customer keys", raw: []any{"region", "us-east-1", "encrypt_boot", true, "snapshot_users", []string{"111122223333"},
-			"ami_regions", []string{"eu-west-1"}, "region_kms_key_ids", map[string]string{"us-east-1": "alias/a", "eu-west-1": "alias/b"}}},
+			"ami_regions", []string{"eu-west-1"}, "region_kms_key_ids", map[string]string{"us-east-1": regionKey, "eu-west-1": "alias/b"}}},
 		{name: "sharing unencrypted", raw: []any{"ami_users", []string{"111122223333"}, "ami_regions", []string{"eu-west-1"}}},
 		{name: "encrypted and public", raw: []any{"encrypt_boot", true, "ami_groups", []string{"all"}, "snapshot_groups", []string{"all"}},
 			want: []string{"ami_groups: an encrypted AMI cannot be public", "snapshot_groups: an encrypted snapshot cannot be public"}},
+		{name: "ebs-direct needs key ARNs in the build region", raw: []any{"region", "us-east-1", "encrypt_boot", true, "kms_key_id", "alias/os"},
+			want: []string{`kms_key_id "alias/os": the ebs-direct import (StartSnapshot) needs a key ARN`}},
+		{name: "region key of the build region", raw: []any{"region", "us-east-1", "encrypt_boot", true, "ami_regions", []string{"eu-west-1"},
+			"region_kms_key_ids", map[string]string{"us-east-1": "1234abcd-12ab-34cd-56ef-1234567890ab", "eu-west-1": "alias/copies-may-use-aliases"}},
+			want: []string{`region_kms_key_ids["us-east-1"] "1234abcd-12ab-34cd-56ef-1234567890ab": the ebs-direct import`}},
+		{name: "s3-import takes aliases", raw: []any{"encrypt_boot", true, "kms_key_id", "alias/os", "import_method", "s3-import", "s3_bucket", "b"}},
+		{name: "region names", raw: []any{"region", "US East", "ami_regions", []string{"eu-west-1", "mars"}},
+			want: []string{`region "US East": not an AWS region name`, `ami_regions[1] "mars": not an AWS region name`}},
+		{name: "skip_region_validation", raw: []any{"region", "local", "ami_regions", []string{"other"}, "skip_region_validation", true}},
 		{name: "root device", raw: []any{"ami_root_device", map[string]any{"device_name": "xvda", "volume_type": "gp4", "volume_size": -1}},
 			want: []string{`ami_root_device.device_name "xvda": want a device`, `ami_root_device.volume_type "gp4": want one of`,
 				"ami_root_device.volume_size: -1 GiB is not between 1 and 65536"}},
@@ -69,11 +78,11 @@ func TestPrepareValidatesAMIFields(t *testing.T) {
 func TestRegionKeyWinsInTheBuildRegion(t *testing.T) {
 	var b Builder
 	if _, _, err := b.Prepare(raw("region", "us-east-1", "encrypt_boot", true, "kms_key_id", "alias/a",
-		"region_kms_key_ids", map[string]string{"us-east-1": "alias/b"})); err != nil {
+		"region_kms_key_ids", map[string]string{"us-east-1": regionKey})); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.specs.ami.KMSKeyID; got != "alias/b" {
-		t.Errorf("build-region key %q, want region_kms_key_ids' alias/b (as packer-plugin-amazon)", got)
+	if got := b.specs.ami.KMSKeyID; got != regionKey {
+		t.Errorf("build-region key %q, want region_kms_key_ids' %s (as packer-plugin-amazon)", got, regionKey)
 	}
 }
 
