@@ -104,7 +104,7 @@ func TestEnv(t *testing.T) {
 // status code, a broken connection, or a late answer; a lost images.insert
 // still creates the image. Other operations stay unaffected.
 func TestFaultKindsOnTheWire(t *testing.T) {
-	const delay = 150 * time.Millisecond
+	const delay = 400 * time.Millisecond
 	tests := []struct {
 		kind       gcpemu.FaultKind
 		wantStatus int // 0: the connection breaks
