@@ -96,6 +96,10 @@ var shieldedTypes = map[string]attr.Type{"pk": types.StringType, "keks": types.L
 
 var (
 	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	// kmsKeyARNRE is what StartSnapshot's KmsKeyArn takes: a key ARN, no
+	// key ID or alias.
+	kmsKeyARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:key/.+$`)
 	// kmsKeyRE is a KMS key ID (single- or multi-region), an alias, or the
 	// ARN of either.
 	kmsKeyRE = regexp.MustCompile(`^((arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?(key/)?(mrk-)?[a-f0-9][a-f0-9-]+|(arn:aws[a-z-]*:kms:[a-z0-9-]*:[0-9]{12}:)?alias/[a-zA-Z0-9:/_-]+)$`)
@@ -143,7 +147,8 @@ func awsImageBlock() schema.SingleNestedBlock {
 func awsImageAttributes() map[string]schema.Attribute {
 	return map[string]schema.Attribute{
 		"regions": schema.ListAttribute{Optional: true, ElementType: types.StringType,
-			Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues()},
+			Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(),
+				listvalidator.ValueStringsAre(stringvalidator.RegexMatches(regionRE, "must be an AWS region name such as us-east-1"))},
 			MarkdownDescription: "Regions to publish in (required); the first one builds the snapshot, the others get copies."},
 		"name":        optString("AMI name prefix (default `elemental`); the AMI is named `<name>-<id>`."),
 		"description": optString("AMI description.", stringvalidator.LengthAtMost(255)),
@@ -184,8 +189,9 @@ func awsImageAttributes() map[string]schema.Attribute {
 		"encrypted":  optBool("Encrypt the snapshots (copies too)."),
 		"kms_key_id": optString("KMS key for encrypted snapshots (default: the account's EBS key); needs `encrypted`.", kmsKey()),
 		"region_kms_key_ids": schema.MapAttribute{Optional: true, ElementType: types.StringType,
-			Validators:          []validator.Map{mapvalidator.ValueStringsAre(kmsKey())},
-			MarkdownDescription: "Region → KMS key for the encrypted snapshot in that region (one of `regions`); needs `encrypted`."},
+			Validators: []validator.Map{mapvalidator.ValueStringsAre(kmsKey())},
+			MarkdownDescription: "Region → KMS key for the encrypted snapshot in that region (one of `regions`); needs `encrypted`. " +
+				"The first region's entry wins over `kms_key_id` there (and must then be a key ARN with `ebs-direct`)."},
 		"skip_save_build_region": optBool("Deregister the AMI in the first region once it is copied to the others."),
 		"parent_snapshot_id": optString("A snapshot (for example the previous version's `aws_snapshot_ids` value) to upload over "+
 			"incrementally: blocks equal to the parent's are not sent. The encryption must match the parent's. Needs `import_method` `ebs-direct`.",
@@ -216,9 +222,12 @@ func gcpImageBlock() schema.SingleNestedBlock {
 			"description": optString("Image description."),
 			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Labels on the image."},
-			"guest_os_features": optStrings("Guest OS features (default `UEFI_COMPATIBLE`; an empty list sets none), e.g. `GVNIC`, `SECURE_BOOT`."),
-			"storage_locations": optStrings("Cloud Storage locations of the image (a region or multi-region)."),
-			"licenses":          optStrings("Licenses to attach (`projects/P/global/licenses/L`)."),
+			"guest_os_features": optStrings("Guest OS features (default `UEFI_COMPATIBLE`; an empty list sets none), e.g. `GVNIC`, `SECURE_BOOT`.",
+				stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`), "must be a feature type such as UEFI_COMPATIBLE")),
+			"storage_locations": optStrings("Cloud Storage locations of the image (a region or multi-region).",
+				stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z][a-z0-9-]*$`), "must be a lower-case region or multi-region such as eu")),
+			"licenses": optStrings("Licenses to attach (`projects/P/global/licenses/L`).",
+				stringvalidator.RegexMatches(regexp.MustCompile(`(^|/)projects/[^/]+/global/licenses/[^/]+$`), "must be projects/PROJECT/global/licenses/NAME")),
 			"shielded_instance_initial_state": schema.SingleNestedAttribute{Optional: true,
 				MarkdownDescription: "Secure Boot variables of the image. Each value is a PEM certificate or base64 content " +
 					"(e.g. `filebase64(\"db.der\")`: a DER certificate or an EFI signature list).",

@@ -137,6 +137,8 @@ func TestToGCPSpec(t *testing.T) {
 	}
 }
 
+const keyARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 func TestCheckAWS(t *testing.T) {
 	tests := []struct {
 		name string
@@ -144,8 +146,19 @@ func TestCheckAWS(t *testing.T) {
 		want []string // "attr: message prefix"
 	}{
 		{name: "valid", set: func(a *awsImageModel) {
-			a.Encrypted, a.KMSKeyID = types.BoolValue(true), types.StringValue("alias/k")
+			a.Encrypted, a.KMSKeyID = types.BoolValue(true), types.StringValue(keyARN)
 			a.RegionKMSKeyIDs = strMap(map[string]string{"eu-west-1": "alias/k"})
+		}},
+		{name: "ebs-direct needs a key ARN", set: func(a *awsImageModel) {
+			a.Encrypted, a.KMSKeyID = types.BoolValue(true), types.StringValue("alias/k")
+		}, want: []string{`kms_key_id: "alias/k": the ebs-direct import (StartSnapshot) needs a key ARN in us-east-1`}},
+		{name: "the first region's key wins and needs an ARN", set: func(a *awsImageModel) {
+			a.Encrypted, a.KMSKeyID = types.BoolValue(true), types.StringValue(keyARN)
+			a.RegionKMSKeyIDs = strMap(map[string]string{"us-east-1": "alias/k"})
+		}, want: []string{`region_kms_key_ids: "alias/k": the ebs-direct import`}},
+		{name: "s3-import takes aliases", set: func(a *awsImageModel) {
+			a.Encrypted, a.KMSKeyID = types.BoolValue(true), types.StringValue("alias/k")
+			a.ImportMethod, a.S3Bucket = types.StringValue("s3-import"), types.StringValue("b")
 		}},
 		{name: "tpm and uefi_data with legacy-bios", set: func(a *awsImageModel) {
 			a.BootMode, a.TPMSupport, a.UEFIData = types.StringValue("legacy-bios"), types.StringValue("v2.0"), types.StringValue("AA==")
@@ -154,7 +167,8 @@ func TestCheckAWS(t *testing.T) {
 			a.KMSKeyID = types.StringValue("alias/k")
 			a.Encrypted = types.BoolValue(false)
 			a.RegionKMSKeyIDs = strMap(map[string]string{"ap-south-1": "alias/k"})
-		}, want: []string{"kms_key_id: needs encrypted", "region_kms_key_ids: ap-south-1 is not one of regions",
+		}, want: []string{"kms_key_id: needs encrypted", `kms_key_id: "alias/k": the ebs-direct import`,
+			"region_kms_key_ids: ap-south-1 is not one of regions",
 			"region_kms_key_ids: ap-south-1: needs encrypted"}},
 		{name: "encrypted and public", set: func(a *awsImageModel) {
 			a.Encrypted, a.Public, a.SnapshotPublic = types.BoolValue(true), types.BoolValue(true), types.BoolValue(true)

@@ -158,6 +158,16 @@ func checkAWS(ctx context.Context, a *awsImageModel) []problem {
 	}
 	var regions []string
 	_ = a.Regions.ElementsAs(ctx, &regions, false)
+	if len(regions) > 0 && method != awspub.ImportS3 && !a.ImportMethod.IsUnknown() {
+		attr, key := "kms_key_id", a.KMSKeyID
+		if k := stringMap(ctx, a.RegionKMSKeyIDs)[regions[0]]; k != "" {
+			attr, key = "region_kms_key_ids", types.StringValue(k)
+		}
+		if known(key) && kmsKeyRE.MatchString(key.ValueString()) && !kmsKeyARNRE.MatchString(key.ValueString()) {
+			add(attr, "%q: the ebs-direct import (StartSnapshot) needs a key ARN in %s, arn:aws:kms:REGION:ACCOUNT:key/ID",
+				key.ValueString(), regions[0])
+		}
+	}
 	if a.SkipBuildRegion.ValueBool() && len(regions) < 2 {
 		add("skip_save_build_region", "needs a second region in regions to copy to")
 	}

@@ -47,6 +47,18 @@ func TestImageCloudValidation(t *testing.T) {
     regions     = ["us-east-1"]
     volume_size = 0
   }`, want: `aws.volume_size[\s\S]*between 1 and 65536`},
+		{name: "region name", block: `aws {
+    regions = ["us-east-1", "Frankfurt"]
+  }`, want: `aws.regions\[1\][\s\S]*AWS region name`},
+		{name: "ebs-direct key", block: `aws {
+    regions    = ["us-east-1"]
+    encrypted  = true
+    kms_key_id = "alias/os"
+  }`, want: `aws.kms_key_id: "alias/os": the ebs-direct import`},
+		{name: "gcp license", block: `gcp {
+    bucket   = "b"
+    licenses = ["my-license"]
+  }`, want: `gcp.licenses\[0\][\s\S]*projects/PROJECT/global/licenses/NAME`},
 		{name: "gcp schedule", block: `gcp {
     bucket       = "b"
     deprecate_at = "2030-02-01T00:00:00Z"
