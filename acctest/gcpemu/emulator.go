@@ -17,9 +17,11 @@ import (
 )
 
 // EnvComputeEndpoint is the variable the standalone emulator prints for
-// the compute endpoint; front ends map it to their compute endpoint
-// option (the Go compute client has no standard variable for it).
-const EnvComputeEndpoint = "ELEMENTAL_GCP_COMPUTE_ENDPOINT"
+// the compute endpoint. The Go compute client reads no variable of its
+// own; this is the one terraform-provider-google reads, and so do the
+// provider and the Packer builders here, so exporting what the emulator
+// prints points them at it.
+const EnvComputeEndpoint = "GOOGLE_COMPUTE_CUSTOM_ENDPOINT"
 
 // Options configures an emulator. The zero value is valid.
 type Options struct {
