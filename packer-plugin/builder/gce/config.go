@@ -54,6 +54,13 @@ type Config struct {
 	DeleteAt string `mapstructure:"delete_at" required:"false"`
 	// Keep the archive in the bucket after the image is created.
 	SkipClean bool `mapstructure:"skip_clean" required:"false"`
+	// Deflate level of the `disk.raw` archive, 1 (fastest) to 9 (smallest),
+	// as the compress post-processor's `compression_level`. Default 6.
+	CompressionLevel int `mapstructure:"compression_level" required:"false"`
+	// Size of each resumable upload request, for example `64MiB`: a
+	// multiple of 256 KiB, and the memory the upload buffers. Default
+	// `16MiB`.
+	UploadChunkSize string `mapstructure:"upload_chunk_size" required:"false"`
 
 	// Service account key or other credentials file (default: Application
 	// Default Credentials).

@@ -54,6 +54,8 @@ type FlatConfig struct {
 	ObsoleteAt                 *string                       `mapstructure:"obsolete_at" required:"false" cty:"obsolete_at" hcl:"obsolete_at"`
 	DeleteAt                   *string                       `mapstructure:"delete_at" required:"false" cty:"delete_at" hcl:"delete_at"`
 	SkipClean                  *bool                         `mapstructure:"skip_clean" required:"false" cty:"skip_clean" hcl:"skip_clean"`
+	CompressionLevel           *int                          `mapstructure:"compression_level" required:"false" cty:"compression_level" hcl:"compression_level"`
+	UploadChunkSize            *string                       `mapstructure:"upload_chunk_size" required:"false" cty:"upload_chunk_size" hcl:"upload_chunk_size"`
 	CredentialsFile            *string                       `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
 	CredentialsJSON            *string                       `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
 	AccountFile                *string                       `mapstructure:"account_file" required:"false" cty:"account_file" hcl:"account_file"`
@@ -118,6 +120,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"obsolete_at":                   &hcldec.AttrSpec{Name: "obsolete_at", Type: cty.String, Required: false},
 		"delete_at":                     &hcldec.AttrSpec{Name: "delete_at", Type: cty.String, Required: false},
 		"skip_clean":                    &hcldec.AttrSpec{Name: "skip_clean", Type: cty.Bool, Required: false},
+		"compression_level":             &hcldec.AttrSpec{Name: "compression_level", Type: cty.Number, Required: false},
+		"upload_chunk_size":             &hcldec.AttrSpec{Name: "upload_chunk_size", Type: cty.String, Required: false},
 		"credentials_file":              &hcldec.AttrSpec{Name: "credentials_file", Type: cty.String, Required: false},
 		"credentials_json":              &hcldec.AttrSpec{Name: "credentials_json", Type: cty.String, Required: false},
 		"account_file":                  &hcldec.AttrSpec{Name: "account_file", Type: cty.String, Required: false},

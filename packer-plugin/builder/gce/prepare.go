@@ -92,6 +92,21 @@ func (c *Config) imageSpec() (publishgcp.Spec, []error) {
 		}
 		*t.dst = v
 	}
+	s.GzipLevel = c.CompressionLevel
+	if c.CompressionLevel < 0 || c.CompressionLevel > 9 {
+		errs = append(errs, fmt.Errorf("compression_level: %d is not between 1 and 9", c.CompressionLevel))
+	}
+	if c.UploadChunkSize != "" {
+		n, err := diskbuild.ParseSize(c.UploadChunkSize)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("upload_chunk_size: %w", err))
+		case n <= 0 || n%(256<<10) != 0 || n > 1<<30:
+			errs = append(errs, fmt.Errorf("upload_chunk_size %q: want a multiple of 256KiB up to 1GiB", c.UploadChunkSize))
+		default:
+			s.ChunkSize = int(n)
+		}
+	}
 	shielded, err := c.shieldedState()
 	errs = append(errs, err...)
 	s.ShieldedInitialState = shielded

@@ -43,7 +43,7 @@ func TestPrepareMapsGoogleNames(t *testing.T) {
 	_, _, err := b.Prepare(raw("platform", "linux/arm64", "gcs_object_name", "o.tar.gz", "image_family", "fam",
 		"image_description", "desc", "image_labels", map[string]string{"team": "os"}, "image_guest_os_features", []string{"GVNIC"},
 		"image_storage_locations", []string{"eu"}, "image_licenses", []string{"projects/p/global/licenses/l"}, "skip_clean", true,
-		"image_platform_key", file("pk", "pk"), "image_key_exchange_key", []string{file("kek", "kek")},
+		"compression_level", 1, "upload_chunk_size", "8MiB", "image_platform_key", file("pk", "pk"), "image_key_exchange_key", []string{file("kek", "kek")},
 		"image_signatures_db", []string{file("db1", "db1"), file("db2", "db2")}, "image_forbidden_signatures_db", []string{file("dbx", "dbx")},
 		"deprecate_at", "2030-01-01T00:00:00Z", "obsolete_at", "2030-02-01T00:00:00Z", "delete_at", "2030-03-01T00:00:00Z",
 		"credentials_json", `{"type":"x"}`, "impersonate_service_account", "sa@p.iam.gserviceaccount.com",
@@ -57,7 +57,7 @@ func TestPrepareMapsGoogleNames(t *testing.T) {
 		ShieldedInitialState: &publishgcp.ShieldedState{PK: []byte("pk"), KEKs: [][]byte{[]byte("kek")},
 			DBs: [][]byte{[]byte("db1"), []byte("db2")}, DBXs: [][]byte{[]byte("dbx")}},
 		DeprecateAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), ObsoleteAt: time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC),
-		DeleteAt: time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC), SkipClean: true}
+		DeleteAt: time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC), SkipClean: true, GzipLevel: 1, ChunkSize: 8 << 20}
 	if diff := cmp.Diff(want, b.specs.image); diff != "" {
 		t.Errorf("image spec (-want +got):\n%s", diff)
 	}
@@ -97,7 +97,8 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 		"account_file", "/other.json", "image_platform_key", "/nonexistent/pk", "platform", "linux/ppc64le",
 		"image_labels", map[string]string{"Bad Key": "V!"}, "credentials_json", `{"private_key": "s3cret`,
 		"image_guest_os_features", []string{"UEFI_COMPATIBLE", "gvnic"}, "image_licenses", []string{"my-license"},
-		"image_storage_locations", []string{"EU"}, "obsolete_at", "2020-01-01T00:00:00Z", "delete_at", "later"))
+		"image_storage_locations", []string{"EU"}, "obsolete_at", "2020-01-01T00:00:00Z", "delete_at", "later",
+		"compression_level", 10, "upload_chunk_size", "100KiB"))
 	var m *packersdk.MultiError
 	if !errors.As(err, &m) {
 		t.Fatalf("err = %v, want a MultiError", err)
@@ -112,7 +113,8 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 		`platform "linux/ppc64le"`, `image_labels: label key "Bad Key"`, `image_labels: label "Bad Key" value "V!"`,
 		"credentials_json: set credentials_file or credentials_json, not both", "credentials_json: not valid JSON",
 		`image_guest_os_features[1] "gvnic": want a feature type`, `image_licenses[0] "my-license": want projects/`,
-		`image_storage_locations[0] "EU": want a lower-case`, `delete_at "later"`}
+		`image_storage_locations[0] "EU": want a lower-case`, `delete_at "later"`,
+		"compression_level: 10 is not between 1 and 9", `upload_chunk_size "100KiB": want a multiple of 256KiB`}
 	for _, want := range want {
 		found := false
 		for _, g := range got {
