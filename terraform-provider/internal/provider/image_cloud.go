@@ -81,6 +81,8 @@ type gcpImageModel struct {
 	DeprecateAt      types.String `tfsdk:"deprecate_at"`
 	ObsoleteAt       types.String `tfsdk:"obsolete_at"`
 	DeleteAt         types.String `tfsdk:"delete_at"`
+	CompressionLevel types.Int64  `tfsdk:"compression_level"`
+	UploadChunkSize  types.String `tfsdk:"upload_chunk_size"`
 }
 
 // shieldedModel is gcp.shielded_instance_initial_state.
@@ -240,6 +242,10 @@ func gcpImageBlock() schema.SingleNestedBlock {
 			"deprecate_at": rfc("RFC 3339 time at which the image is marked DEPRECATED."),
 			"obsolete_at":  rfc("RFC 3339 time at which the image is marked OBSOLETE (not before `deprecate_at`)."),
 			"delete_at":    rfc("RFC 3339 time at which the image is marked DELETED (not before `obsolete_at`)."),
+			"compression_level": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 9)},
+				MarkdownDescription: "Deflate level of the tarball, 1 (fastest) to 9 (smallest). Default 6."},
+			"upload_chunk_size": optString("Size of each resumable upload request, e.g. `64MiB`: a multiple of 256 KiB up to 1 GiB, "+
+				"and the memory the upload buffers. Default `16MiB`.", chunkSizeValidator{}),
 		},
 	}
 }

@@ -115,7 +115,8 @@ func TestToGCPSpec(t *testing.T) {
 		Description: types.StringValue("d"), Labels: strMap(map[string]string{"team": "os"}), GuestOSFeatures: strList("GVNIC"),
 		StorageLocations: strList("eu"), Licenses: strList("projects/p/global/licenses/l"), Shielded: sh,
 		DeprecateAt: types.StringValue("2030-01-01T00:00:00Z"), ObsoleteAt: types.StringValue("2030-02-01T00:00:00Z"),
-		DeleteAt: types.StringValue("2030-03-01T00:00:00Z")}
+		DeleteAt: types.StringValue("2030-03-01T00:00:00Z"), CompressionLevel: types.Int64Value(1),
+		UploadChunkSize: types.StringValue("8MiB")}
 	got, err := toGCPSpec(ctx, imageWith(nil, g), "proj", "v")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestToGCPSpec(t *testing.T) {
 		ShieldedInitialState: &gcppub.ShieldedState{PK: []byte(pem), KEKs: [][]byte{[]byte("kek")},
 			DBs: [][]byte{[]byte("db")}, DBXs: [][]byte{[]byte("dbx")}},
 		DeprecateAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), ObsoleteAt: time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC),
-		DeleteAt: time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC), Source: "reg/os:1", SourceDigest: "sha256:d", SuiteVersion: "v",
+		DeleteAt: time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC), GzipLevel: 1, ChunkSize: 8 << 20, Source: "reg/os:1", SourceDigest: "sha256:d", SuiteVersion: "v",
 		Provenance: map[string]string{"elemental-build": "abc"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spec (-want +got):\n%s", diff)

@@ -106,7 +106,7 @@ func toGCPSpec(ctx context.Context, m imageModel, defProject, suite string) (gcp
 	g := m.GCP
 	spec := gcppub.Spec{
 		ProjectID: valueOr(g.Project, defProject), Bucket: g.Bucket.ValueString(), ObjectName: g.ObjectName.ValueString(),
-		SkipClean: g.SkipClean.ValueBool(),
+		SkipClean: g.SkipClean.ValueBool(), GzipLevel: int(g.CompressionLevel.ValueInt64()),
 		ImageName: artifactName(g.ImageName, "elemental", m.ID.ValueString()), Family: g.Family.ValueString(),
 		Description: g.Description.ValueString(), Labels: stringMap(ctx, g.Labels),
 		Architecture: architecture(m.Platform.ValueString(), gcppub.ArchARM64, gcppub.ArchX86_64),
@@ -126,6 +126,14 @@ func toGCPSpec(ctx context.Context, m imageModel, defProject, suite string) (gcp
 	}
 	errs = append(errs, listInto(ctx, g.GuestOSFeatures, &spec.GuestOSFeatures),
 		listInto(ctx, g.StorageLocations, &spec.StorageLocations), listInto(ctx, g.Licenses, &spec.Licenses))
+	if known(g.UploadChunkSize) {
+		n, err := chunkSize(g.UploadChunkSize.ValueString())
+		if err != nil {
+			err = errors.New("gcp.upload_chunk_size: " + err.Error())
+		}
+		spec.ChunkSize = n
+		errs = append(errs, err)
+	}
 	st, err := shieldedState(ctx, g.Shielded)
 	spec.ShieldedInitialState = st
 	errs = append(errs, err)

@@ -56,6 +56,40 @@ func (base64Validator) ValidateString(_ context.Context, req validator.StringReq
 	}
 }
 
+// chunkSizeValidator accepts a size that is a multiple of 256 KiB up to
+// 1 GiB, as resumable uploads take.
+type chunkSizeValidator struct{}
+
+var _ validator.String = chunkSizeValidator{}
+
+func (chunkSizeValidator) Description(context.Context) string {
+	return "a size that is a multiple of 256KiB up to 1GiB"
+}
+
+func (v chunkSizeValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (chunkSizeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := chunkSize(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid chunk size", fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}
+
+func chunkSize(s string) (int, error) {
+	n, err := parseSize(s)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 || n%(256<<10) != 0 || n > 1<<30 {
+		return 0, fmt.Errorf("%q: want a multiple of 256KiB up to 1GiB", s)
+	}
+	return int(n), nil
+}
+
 // pemOrBase64Validator accepts a PEM block or base64 content.
 type pemOrBase64Validator struct{}
 

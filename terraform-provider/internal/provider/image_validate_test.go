@@ -59,6 +59,10 @@ func TestImageCloudValidation(t *testing.T) {
     bucket   = "b"
     licenses = ["my-license"]
   }`, want: `gcp.licenses\[0\][\s\S]*projects/PROJECT/global/licenses/NAME`},
+		{name: "gcp chunk size", block: `gcp {
+    bucket            = "b"
+    upload_chunk_size = "100KiB"
+  }`, want: `gcp.upload_chunk_size: "100KiB": want a multiple of 256KiB`},
 		{name: "gcp schedule", block: `gcp {
     bucket       = "b"
     deprecate_at = "2030-02-01T00:00:00Z"
