@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -61,15 +63,27 @@ resource "elemental_image" "cloud" {
     directory = %[2]q
   }
   aws {
-    regions      = ["us-east-1", "eu-west-1"]
-    name         = "elemental-test"
-    tags         = { team = "os" }
-    imds_support = "v2.0"
+    regions                   = ["us-east-1", "eu-west-1"]
+    name                      = "elemental-test"
+    tags                      = { team = "os" }
+    snapshot_tags             = { kind = "root" }
+    imds_support              = "v2.0"
+    tpm_support               = "v2.0"
+    ena_support               = false
+    sriov_net_support         = "simple"
+    root_device_name          = "/dev/sda1"
+    volume_type               = "gp2"
+    volume_size               = 3
+    delete_on_termination     = false
+    organization_arns         = ["arn:aws:organizations::111122223333:organization/o-test"]
+    deregistration_protection = { enabled = true }
   }
   gcp {
-    bucket     = "uploads"
-    image_name = "elemental-test"
-    family     = "elemental"
+    bucket            = "uploads"
+    image_name        = "elemental-test"
+    family            = "elemental"
+    storage_locations = ["eu"]
+    obsolete_at       = "2099-01-01T00:00:00Z"
   }
 }
 `, ref, dir)
@@ -121,9 +135,16 @@ func TestAccImageCloud(t *testing.T) {
 					if res := awsEmu.Resources(); len(res.Images) != 2 {
 						return fmt.Errorf("emulator holds images %v, want 2", res.Images)
 					}
+					if err := checkAMI(awsSrv.URL, a["aws_amis.us-east-1"], a["aws_snapshot_ids.us-east-1"]); err != nil {
+						return err
+					}
 					img, _, err := gcpEmu.Image(gcpProject, "elemental-test-"+a["id"])
 					if err != nil {
 						return err
+					}
+					if len(img.StorageLocations) != 1 || img.StorageLocations[0] != "eu" || img.Deprecated == nil ||
+						img.Deprecated.Obsolete != "2099-01-01T00:00:00Z" {
+						return fmt.Errorf("gcp image storage locations %v, deprecation %+v", img.StorageLocations, img.Deprecated)
 					}
 					if img.SelfLink != a["gcp_image_self_link"] || img.Family != "elemental" {
 						return fmt.Errorf("gcp image %s family %s, state %s", img.SelfLink, img.Family, a["gcp_image_self_link"])
@@ -193,6 +214,51 @@ func TestAccImageCloud(t *testing.T) {
 			},
 		},
 	})
+}
+
+// checkAMI reads the AMI and its snapshot back from the emulator through
+// the EC2 API and checks the aws block's attributes on them.
+func checkAMI(url, ami, snap string) error {
+	cfg := awsemu.Config(url)
+	cfg.Region = "us-east-1"
+	c := ec2.NewFromConfig(cfg)
+	ctx := context.Background()
+	out, err := c.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{ami}})
+	if err != nil || len(out.Images) != 1 {
+		return fmt.Errorf("describing %s: %v (%d images)", ami, err, len(out.Images))
+	}
+	img := out.Images[0]
+	if string(img.TpmSupport) != "v2.0" || aws.ToBool(img.EnaSupport) ||
+		aws.ToString(img.SriovNetSupport) != "simple" || aws.ToString(img.RootDeviceName) != "/dev/sda1" ||
+		!strings.HasPrefix(aws.ToString(img.DeregistrationProtection), "enabled") {
+		return fmt.Errorf("AMI %s: tpm %q ena %v sriov %q root %q protection %q", ami, img.TpmSupport,
+			aws.ToBool(img.EnaSupport), aws.ToString(img.SriovNetSupport), aws.ToString(img.RootDeviceName),
+			aws.ToString(img.DeregistrationProtection))
+	}
+	if len(img.BlockDeviceMappings) != 1 || img.BlockDeviceMappings[0].Ebs == nil {
+		return fmt.Errorf("AMI %s block device mappings %+v", ami, img.BlockDeviceMappings)
+	}
+	if e := img.BlockDeviceMappings[0].Ebs; e.VolumeType != "gp2" || aws.ToInt32(e.VolumeSize) != 3 || aws.ToBool(e.DeleteOnTermination) {
+		return fmt.Errorf("AMI %s root volume type %s size %d delete on termination %v", ami, e.VolumeType,
+			aws.ToInt32(e.VolumeSize), aws.ToBool(e.DeleteOnTermination))
+	}
+	perms, err := c.DescribeImageAttribute(ctx, &ec2.DescribeImageAttributeInput{ImageId: &ami, Attribute: "launchPermission"})
+	if err != nil || len(perms.LaunchPermissions) != 1 ||
+		aws.ToString(perms.LaunchPermissions[0].OrganizationArn) != "arn:aws:organizations::111122223333:organization/o-test" {
+		return fmt.Errorf("AMI %s launch permissions %+v (%v)", ami, perms, err)
+	}
+	snaps, err := c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snap}})
+	if err != nil || len(snaps.Snapshots) != 1 {
+		return fmt.Errorf("describing %s: %v", snap, err)
+	}
+	tags := map[string]string{}
+	for _, t := range snaps.Snapshots[0].Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	if tags["kind"] != "root" || tags["team"] != "" {
+		return fmt.Errorf("snapshot %s tags %v, want snapshot_tags (kind=root), not tags", snap, tags)
+	}
+	return nil
 }
 
 // onlyRecorded checks that the emulator holds exactly the AMIs and
