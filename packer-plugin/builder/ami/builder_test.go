@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
@@ -40,7 +42,8 @@ func TestRunStreams(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	var b ami.Builder
 	if _, _, err := b.Prepare(map[string]any{"packer_build_name": "ami", "source_image": src, "ami_name": "elemental-test",
-		"source_date_epoch": epoch, "partition_sizes": partitionSizes}); err != nil {
+		"source_date_epoch": epoch, "partition_sizes": partitionSizes,
+		"ami_root_device": map[string]any{"device_name": "/dev/sda1", "volume_type": "gp2", "volume_size": 3}}); err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
 	out := &syncBuffer{}
@@ -70,6 +73,27 @@ func TestRunStreams(t *testing.T) {
 		t.Errorf("artifact lists files %v", files)
 	}
 	checkArtifact(t, art, emu, url, want)
+	checkRootDevice(t, url, emu.Resources().Images[0])
+}
+
+// checkRootDevice reads the AMI back through the EC2 API: ami_root_device
+// reached RegisterImage, and delete_on_termination defaults to true.
+func checkRootDevice(t *testing.T, url, id string) {
+	t.Helper()
+	cfg := awsemu.Config(url)
+	cfg.Region = "us-east-1"
+	out, err := ec2.NewFromConfig(cfg).DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{id}})
+	if err != nil || len(out.Images) != 1 {
+		t.Fatalf("describing %s: %v", id, err)
+	}
+	img := out.Images[0]
+	if aws.ToString(img.RootDeviceName) != "/dev/sda1" || len(img.BlockDeviceMappings) != 1 || img.BlockDeviceMappings[0].Ebs == nil {
+		t.Fatalf("AMI %s root device %q, mappings %+v", id, aws.ToString(img.RootDeviceName), img.BlockDeviceMappings)
+	}
+	if e := img.BlockDeviceMappings[0].Ebs; e.VolumeType != "gp2" || aws.ToInt32(e.VolumeSize) != 3 || !aws.ToBool(e.DeleteOnTermination) {
+		t.Errorf("AMI %s root volume %s, %d GiB, delete on termination %v; want gp2, 3, true", id, e.VolumeType,
+			aws.ToInt32(e.VolumeSize), aws.ToBool(e.DeleteOnTermination))
+	}
 }
 
 // checkArtifact compares the one snapshot, read back through the SDK from
