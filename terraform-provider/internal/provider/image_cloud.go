@@ -185,8 +185,9 @@ func awsImageAttributes() map[string]schema.Attribute {
 		"deregistration_protection": schema.SingleNestedAttribute{Optional: true,
 			MarkdownDescription: "Deregistration protection of the AMIs. Destroying the resource lifts it first.",
 			Attributes: map[string]schema.Attribute{
-				"enabled":       optBool("Protect the AMIs from deregistration."),
-				"with_cooldown": optBool("Keep the protection for 24 hours after it is lifted."),
+				"enabled": optBool("Protect the AMIs from deregistration."),
+				"with_cooldown": optBool("Keep the protection for 24 hours after it is lifted: destroying or replacing the " +
+					"image then fails for 24 hours unless `retain_on_destroy` is set (a plan warning says so)."),
 			}},
 		"encrypted":  optBool("Encrypt the snapshots (copies too)."),
 		"kms_key_id": optString("KMS key for encrypted snapshots (default: the account's EBS key); needs `encrypted`.", kmsKey()),

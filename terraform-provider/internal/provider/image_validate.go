@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
 )
@@ -139,9 +140,29 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 	for _, p := range checkAWS(ctx, a) {
 		resp.Diagnostics.AddAttributeError(path.Root("aws").AtName(p.attr), "Invalid aws setting", "aws."+p.attr+": "+p.msg)
 	}
+	var retain types.Bool
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("retain_on_destroy"), &retain)...)
+	if a != nil && cooldown(ctx, a) && !retain.ValueBool() && !retain.IsUnknown() {
+		resp.Diagnostics.AddAttributeWarning(path.Root("aws").AtName("deregistration_protection").AtName("with_cooldown"),
+			"Destroy will fail for 24 hours", "aws.deregistration_protection.with_cooldown: the protection stays for 24 hours "+
+				"after it is lifted, so destroying or replacing this image fails until then; set retain_on_destroy = true to keep the AMIs instead")
+	}
 	for _, p := range checkGCP(g) {
 		resp.Diagnostics.AddAttributeError(path.Root("gcp").AtName(p.attr), "Invalid gcp setting", "gcp."+p.attr+": "+p.msg)
 	}
+}
+
+// cooldown reports whether the AMIs get deregistration protection with a
+// cooldown.
+func cooldown(ctx context.Context, a *awsImageModel) bool {
+	if !known(a.DeregProtection) {
+		return false
+	}
+	var p deregProtectionModel
+	if a.DeregProtection.As(ctx, &p, basetypes.ObjectAsOptions{}).HasError() {
+		return false
+	}
+	return p.Enabled.ValueBool() && p.WithCooldown.ValueBool()
 }
 
 // problem is a configuration error at an attribute of a block.
