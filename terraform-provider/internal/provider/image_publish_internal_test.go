@@ -194,14 +194,31 @@ func TestCheckAWS(t *testing.T) {
 	}
 }
 
-func TestCheckGCPSchedule(t *testing.T) {
-	g := &gcpImageModel{DeprecateAt: types.StringValue("2030-02-01T00:00:00Z"), ObsoleteAt: types.StringValue("2030-01-01T00:00:00Z"),
-		DeleteAt: types.StringNull()}
-	var got []string
-	for _, p := range checkGCP(g) {
-		got = append(got, p.attr+": "+p.msg)
+func TestCheckGCP(t *testing.T) {
+	tests := []struct {
+		name string
+		g    gcpImageModel
+		want []string
+	}{
+		{name: "valid", g: gcpImageModel{ImageName: types.StringValue("os"), Family: types.StringValue("os"),
+			Labels: strMap(map[string]string{"team": "os"})}},
+		{name: "schedule", g: gcpImageModel{DeprecateAt: types.StringValue("2030-02-01T00:00:00Z"),
+			ObsoleteAt: types.StringValue("2030-01-01T00:00:00Z")},
+			want: []string{"obsolete_at: 2030-01-01T00:00:00Z is before deprecate_at"}},
+		{name: "names and labels", g: gcpImageModel{ImageName: types.StringValue("OS"), Family: types.StringValue("My_Family"),
+			Labels: strMap(map[string]string{"Bad Key": "v"})},
+			want: []string{`image_name: image name "OS-<id>"`, `family: image family "My_Family"`, `labels: label key "Bad Key"`}},
 	}
-	checkPrefixes(t, got, []string{"obsolete_at: 2030-01-01T00:00:00Z is before deprecate_at"})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := tt.g // zero values are null
+			var got []string
+			for _, p := range checkGCP(context.Background(), &g) {
+				got = append(got, p.attr+": "+p.msg)
+			}
+			checkPrefixes(t, got, tt.want)
+		})
+	}
 }
 
 // checkPrefixes wants one entry of got per want, starting with it.

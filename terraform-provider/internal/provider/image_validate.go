@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	awspub "github.com/elemental-suite/elemental/internal/publish/aws"
+	gcppub "github.com/elemental-suite/elemental/internal/publish/gcp"
 )
 
 // rfc3339Validator accepts an RFC 3339 time such as 2027-01-01T00:00:00Z.
@@ -147,7 +148,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			"Destroy will fail for 24 hours", "aws.deregistration_protection.with_cooldown: the protection stays for 24 hours "+
 				"after it is lifted, so destroying or replacing this image fails until then; set retain_on_destroy = true to keep the AMIs instead")
 	}
-	for _, p := range checkGCP(g) {
+	for _, p := range checkGCP(ctx, g) {
 		resp.Diagnostics.AddAttributeError(path.Root("gcp").AtName(p.attr), "Invalid gcp setting", "gcp."+p.attr+": "+p.msg)
 	}
 }
@@ -241,12 +242,13 @@ func checkAWS(ctx context.Context, a *awsImageModel) []problem {
 }
 
 // checkGCP returns the gcp block's problems the attribute validators
-// cannot see: the end-of-life times must come in order.
-func checkGCP(g *gcpImageModel) []problem {
+// cannot see: image_name, family and labels as the publisher checks them,
+// and the end-of-life times in order.
+func checkGCP(ctx context.Context, g *gcpImageModel) []problem {
 	if g == nil {
 		return nil
 	}
-	var ps []problem
+	ps := checkGCPNames(ctx, g)
 	var last time.Time
 	lastName := ""
 	for _, s := range []struct {
@@ -264,6 +266,33 @@ func checkGCP(g *gcpImageModel) []problem {
 			ps = append(ps, problem{s.attr, fmt.Sprintf("%s is before %s %s", s.v.ValueString(), lastName, last.Format(time.RFC3339))})
 		}
 		last, lastName = t, s.attr
+	}
+	return ps
+}
+
+// checkGCPNames runs the publisher's validation on the known names and
+// labels (the build ID stands in as twelve hex digits) and files each
+// problem under its attribute.
+func checkGCPNames(ctx context.Context, g *gcpImageModel) []problem {
+	if g.ImageName.IsUnknown() || g.Family.IsUnknown() || g.Labels.IsUnknown() {
+		return nil
+	}
+	spec := gcppub.Spec{ProjectID: "p", Bucket: "b", ImageName: artifactName(g.ImageName, "elemental", "0123456789ab"),
+		Family: g.Family.ValueString(), Labels: stringMap(ctx, g.Labels)}
+	err := spec.Validate()
+	if err == nil {
+		return nil
+	}
+	var ps []problem
+	for _, line := range strings.Split(strings.TrimPrefix(err.Error(), gcppub.ErrInvalidSpec.Error()+": "), "\n") {
+		attr := "labels"
+		switch {
+		case strings.HasPrefix(line, "image name"):
+			attr, line = "image_name", strings.Replace(line, "-0123456789ab", "-<id>", 1)
+		case strings.HasPrefix(line, "image family"):
+			attr = "family"
+		}
+		ps = append(ps, problem{attr, line})
 	}
 	return ps
 }

@@ -63,6 +63,10 @@ func TestImageCloudValidation(t *testing.T) {
     bucket            = "b"
     upload_chunk_size = "100KiB"
   }`, want: `gcp.upload_chunk_size: "100KiB": want a multiple of 256KiB`},
+		{name: "gcp family", block: `gcp {
+    bucket = "b"
+    family = "My_Family"
+  }`, want: `gcp.family: image family "My_Family"`},
 		{name: "gcp schedule", block: `gcp {
     bucket       = "b"
     deprecate_at = "2030-02-01T00:00:00Z"
