@@ -152,7 +152,9 @@ func awsImageAttributes() map[string]schema.Attribute {
 			Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(),
 				listvalidator.ValueStringsAre(stringvalidator.RegexMatches(regionRE, "must be an AWS region name such as us-east-1"))},
 			MarkdownDescription: "Regions to publish in (required); the first one builds the snapshot, the others get copies."},
-		"name":        optString("AMI name prefix (default `elemental`); the AMI is named `<name>-<id>`."),
+		"name": optString("AMI name prefix (default `elemental`); the AMI is named `<name>-<id>`. Up to 115 letters, digits, "+
+			"spaces and `( ) [ ] . / - ' @ _`.", stringvalidator.LengthBetween(1, 115),
+			stringvalidator.RegexMatches(regexp.MustCompile(`^[a-zA-Z0-9()\[\] ./\-'@_]+$`), "may hold only letters, digits, spaces and ( ) [ ] . / - ' @ _")),
 		"description": optString("AMI description.", stringvalidator.LengthAtMost(255)),
 		"share_accounts": accountIDs("AWS account IDs given launch permission (`ami_users` in Packer, " +
 			"`account_id` of `aws_ami_launch_permission`)."),

@@ -63,6 +63,10 @@ func TestImageCloudValidation(t *testing.T) {
     bucket            = "b"
     upload_chunk_size = "100KiB"
   }`, want: `gcp.upload_chunk_size: "100KiB": want a multiple of 256KiB`},
+		{name: "ami name", block: `aws {
+    regions = ["us-east-1"]
+    name    = "os:1.2*"
+  }`, want: `aws.name[\s\S]*may hold only letters`},
 		{name: "gcp family", block: `gcp {
     bucket = "b"
     family = "My_Family"
