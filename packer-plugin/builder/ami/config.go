@@ -20,7 +20,7 @@ type Config struct {
 	// The name of the AMI, 3 to 128 characters. Required. Template
 	// functions such as `{{timestamp}}` work, as in packer-plugin-amazon.
 	AMIName string `mapstructure:"ami_name" required:"true"`
-	// The AMI's description.
+	// The AMI's description, at most 255 characters.
 	AMIDescription string `mapstructure:"ami_description" required:"false"`
 	// Regions to copy the AMI to, besides the build region.
 	AMIRegions []string `mapstructure:"ami_regions" required:"false"`

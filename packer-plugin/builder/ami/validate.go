@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
 )
@@ -39,6 +40,9 @@ func (c *Config) validate() []error {
 		add("ami_name: required, 3 to 128 characters (got %d)", n)
 	} else if !strings.Contains(c.AMIName, unknown) && !amiNameRE.MatchString(c.AMIName) {
 		add("ami_name %q: only letters, digits, spaces and ( ) [ ] . / - ' @ _ are allowed (the clean_resource_name template function removes the others)", c.AMIName)
+	}
+	if n := utf8.RuneCountInString(c.AMIDescription); n > 255 {
+		add("ami_description: %d characters, at most 255", n)
 	}
 	oneOf := func(field, v string, allowed ...string) {
 		if v != "" && !slices.Contains(allowed, v) {

@@ -51,6 +51,8 @@ func TestPrepareValidatesAMIFields(t *testing.T) {
 		{name: "region names", raw: []any{"region", "US East", "ami_regions", []string{"eu-west-1", "mars"}},
 			want: []string{`region "US East": not an AWS region name`, `ami_regions[1] "mars": not an AWS region name`}},
 		{name: "skip_region_validation", raw: []any{"region", "local", "ami_regions", []string{"other"}, "skip_region_validation", true}},
+		{name: "description length", raw: []any{"ami_description", strings.Repeat("é", 256)},
+			want: []string{"ami_description: 256 characters, at most 255"}},
 		{name: "root device", raw: []any{"ami_root_device", map[string]any{"device_name": "xvda", "volume_type": "gp4", "volume_size": -1}},
 			want: []string{`ami_root_device.device_name "xvda": want a device`, `ami_root_device.volume_type "gp4": want one of`,
 				"ami_root_device.volume_size: -1 GiB is not between 1 and 65536"}},
