@@ -17,6 +17,9 @@ import (
 // BuilderID identifies the image artifacts of this builder.
 const BuilderID = "elemental-suite.elemental.gcp"
 
+// EnvComputeEndpoint is the variable compute_endpoint defaults to.
+const EnvComputeEndpoint = "GOOGLE_COMPUTE_CUSTOM_ENDPOINT"
+
 // Builder is the `elemental-gcp` builder.
 type Builder struct {
 	config Config

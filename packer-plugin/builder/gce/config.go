@@ -71,7 +71,8 @@ type Config struct {
 	AccountFile string `mapstructure:"account_file" required:"false"`
 	// Service account to impersonate.
 	ImpersonateServiceAccount string `mapstructure:"impersonate_service_account" required:"false"`
-	// Compute API endpoint (an emulator or private endpoint).
+	// Compute API endpoint (an emulator or private endpoint). Defaults to
+	// `GOOGLE_COMPUTE_CUSTOM_ENDPOINT`, as in terraform-provider-google.
 	ComputeEndpoint string `mapstructure:"compute_endpoint" required:"false"`
 	// Cloud Storage endpoint; `STORAGE_EMULATOR_HOST` also works.
 	StorageEndpoint string `mapstructure:"storage_endpoint" required:"false"`

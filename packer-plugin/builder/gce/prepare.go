@@ -195,10 +195,17 @@ func (c *Config) clientOptions() (publishgcp.ClientOptions, []error) {
 			errs = append(errs, fmt.Errorf("credentials_file: %w", err))
 		}
 	}
+	compute := c.ComputeEndpoint
+	if compute == "" {
+		// The Go compute client reads no variable; this is the one
+		// terraform-provider-google (and elemental's provider) reads, and
+		// the one `make gcpemu` prints.
+		compute = os.Getenv(EnvComputeEndpoint)
+	}
 	return publishgcp.ClientOptions{
 		CredentialsFile: file, CredentialsJSON: []byte(c.CredentialsJSON),
 		ImpersonateServiceAccount: c.ImpersonateServiceAccount,
-		ComputeEndpoint:           c.ComputeEndpoint, StorageEndpoint: c.StorageEndpoint,
+		ComputeEndpoint:           compute, StorageEndpoint: c.StorageEndpoint,
 		WithoutAuthentication: c.SkipAuthentication,
 	}, errs
 }

@@ -72,6 +72,26 @@ func TestPrepareMapsGoogleNames(t *testing.T) {
 	}
 }
 
+// compute_endpoint defaults to GOOGLE_COMPUTE_CUSTOM_ENDPOINT (what
+// terraform-provider-google and `make gcpemu` use); the field wins.
+func TestPrepareComputeEndpointFromEnv(t *testing.T) {
+	t.Setenv(EnvComputeEndpoint, "http://127.0.0.1:9/compute/v1/")
+	var b Builder
+	if _, _, err := b.Prepare(raw()); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.specs.clients.ComputeEndpoint; got != "http://127.0.0.1:9/compute/v1/" {
+		t.Errorf("without compute_endpoint: ComputeEndpoint = %q, want the variable's value", got)
+	}
+	b = Builder{}
+	if _, _, err := b.Prepare(raw("compute_endpoint", "http://127.0.0.1:1/")); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.specs.clients.ComputeEndpoint; got != "http://127.0.0.1:1/" {
+		t.Errorf("with compute_endpoint: ComputeEndpoint = %q, want the field's value", got)
+	}
+}
+
 // credentials_file and its older name account_file both reach the client
 // options.
 func TestPrepareCredentialsFile(t *testing.T) {
