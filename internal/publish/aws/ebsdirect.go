@@ -19,10 +19,9 @@ import (
 // BlockSize is the EBS direct API block size.
 const BlockSize = 512 << 10
 
-const (
-	blockAttempts = 8
-	blockTimeout  = 2 * time.Minute
-)
+// blockAttempts bounds the tries of one block request (each of which the
+// SDK retryer may retry too).
+const blockAttempts = 8
 
 var (
 	zeroBlock = make([]byte, BlockSize)
@@ -75,10 +74,12 @@ func (p *publisher) uploadDirect(ctx context.Context, src Source) (string, error
 func (p *publisher) startSnapshot(ctx context.Context, c *ebs.Client, volGiB int64) (string, error) {
 	in := &ebs.StartSnapshotInput{
 		VolumeSize:  aws.Int64(volGiB),
-		Description: aws.String(p.spec.Description),
 		Tags:        ebsTags(p.spec.snapshotTags(p.run)),
-		Timeout:     aws.Int32(120),
+		Timeout:     aws.Int32(int32(p.spec.SnapshotTimeout / time.Minute)),
 		ClientToken: aws.String(p.run + "-snapshot"),
+	}
+	if p.spec.Description != "" { // the API refuses an empty one
+		in.Description = aws.String(p.spec.Description)
 	}
 	if p.spec.ParentSnapshotID != "" {
 		in.ParentSnapshotId = aws.String(p.spec.ParentSnapshotID)
@@ -232,7 +233,7 @@ func (u *uploader) put(ctx context.Context, b block) error {
 	if u.total > 0 {
 		pct = int32(min(100, (int64(b.index)*BlockSize)*100/u.total))
 	}
-	err := withRetries(ctx, blockAttempts, 250*time.Millisecond, blockTimeout, func(ctx context.Context) error {
+	err := withRetries(ctx, blockAttempts, 250*time.Millisecond, u.p.spec.RequestTimeout, func(ctx context.Context) error {
 		_, err := u.c.PutSnapshotBlock(ctx, &ebs.PutSnapshotBlockInput{
 			SnapshotId:        aws.String(u.snap),
 			BlockIndex:        aws.Int32(b.index),

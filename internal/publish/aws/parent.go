@@ -137,7 +137,7 @@ func (u *uploader) unchanged(ctx context.Context, index int32, sum [sha256.Size]
 	}
 	want := base64.StdEncoding.EncodeToString(sum[:])
 	var same bool
-	err := withRetries(ctx, blockAttempts, 250*time.Millisecond, blockTimeout, func(ctx context.Context) error {
+	err := withRetries(ctx, blockAttempts, 250*time.Millisecond, u.p.spec.RequestTimeout, func(ctx context.Context) error {
 		out, err := u.c.GetSnapshotBlock(ctx, &ebs.GetSnapshotBlockInput{
 			SnapshotId: aws.String(u.parent.id), BlockIndex: aws.Int32(index), BlockToken: aws.String(token),
 		})

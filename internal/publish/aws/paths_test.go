@@ -207,6 +207,13 @@ func TestPublishRejectsBadSpecs(t *testing.T) {
 		{"skip build region alone", publish.Spec{Name: "abc", SkipSaveBuildRegion: true}},
 		{"s3 without bucket", publish.Spec{Name: "abc", ImportMethod: publish.ImportS3}},
 		{"kms key for other region", publish.Spec{Name: "abc", Encrypted: true, RegionKMSKeyIDs: map[string]string{"ap-south-1": "k"}}},
+		{"description too long", publish.Spec{Name: "abc", Description: strings.Repeat("d", 256)}},
+		{"key alias for ebs direct", publish.Spec{Name: "abc", Encrypted: true, KMSKeyID: "alias/os"}},
+		{"key id for ebs direct", publish.Spec{Name: "abc", Encrypted: true, KMSKeyID: "1234abcd-12ab-34cd-56ef-1234567890ab"}},
+		{"uefi data with legacy bios", publish.Spec{Name: "abc", BootMode: "legacy-bios", UEFIData: "QUJD"}},
+		{"snapshot timeout too short", publish.Spec{Name: "abc", SnapshotTimeout: 5 * time.Minute}},
+		{"snapshot timeout not minutes", publish.Spec{Name: "abc", SnapshotTimeout: 90*time.Second + 10*time.Minute}},
+		{"snapshot timeout too long", publish.Spec{Name: "abc", SnapshotTimeout: 73 * time.Hour}},
 		{"volume too small", publish.Spec{Name: "abc", VolumeSizeGiB: 0}},
 	}
 	tests[len(tests)-1].spec.VolumeSizeGiB = -1

@@ -181,12 +181,14 @@ func (p *publisher) importSnapshot(ctx context.Context, bucket, key string) (str
 	c := p.ec2(region)
 	in := &ec2.ImportSnapshotInput{
 		ClientToken: aws.String(p.run + "-import"),
-		Description: aws.String(p.spec.Description),
 		DiskContainer: &types.SnapshotDiskContainer{
 			Format:     aws.String("RAW"),
 			UserBucket: &types.UserBucket{S3Bucket: &bucket, S3Key: &key},
 		},
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeImportSnapshotTask, Tags: ec2Tags(p.spec.snapshotTags(p.run))}},
+	}
+	if p.spec.Description != "" {
+		in.Description = aws.String(p.spec.Description)
 	}
 	if p.spec.Encrypted {
 		in.Encrypted = aws.Bool(true)

@@ -3,13 +3,19 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrInvalidSpec means a Spec field is missing or out of range.
 var ErrInvalidSpec = errors.New("invalid AMI spec")
+
+// kmsKeyARN is the KmsKeyArn pattern of StartSnapshot (EBS direct API
+// reference): a key ARN; key ids and aliases are refused.
+var kmsKeyARN = regexp.MustCompile(`^arn:aws[a-z\-]*:kms:.*:[0-9]{12}:key/.+$`)
 
 // Import methods.
 const (
@@ -42,7 +48,7 @@ type Spec struct {
 	DeleteOnTermination bool
 
 	Encrypted           bool
-	KMSKeyID            string            // needs Encrypted; empty means the account's default EBS key
+	KMSKeyID            string            // needs Encrypted; empty means the account's default EBS key; a key ARN for ImportEBSDirect
 	Regions             []string          // ami_regions: copy targets besides the build region
 	RegionKMSKeyIDs     map[string]string // region_kms_key_ids
 	SkipSaveBuildRegion bool              // deregister the build-region AMI once copied
@@ -68,6 +74,14 @@ type Spec struct {
 	ParentSnapshotID  string
 	S3Bucket          string // for ImportS3
 	UploadConcurrency int    // parallel block or part uploads; default 16
+	// RequestTimeout is the deadline of each PutSnapshotBlock and
+	// GetSnapshotBlock attempt (a stalled one is abandoned and retried);
+	// default 2 minutes.
+	RequestTimeout time.Duration
+	// SnapshotTimeout is StartSnapshot's Timeout: how long the snapshot
+	// may wait for its next block or its completion before EBS cancels
+	// it. Whole minutes from 10 to 4320 (72 h); default 2 hours.
+	SnapshotTimeout time.Duration
 
 	// Provenance of the disk, set as the tags elemental:source,
 	// elemental:source-digest and elemental:suite-version on every AMI,
@@ -133,6 +147,12 @@ func (s Spec) normalize(cfgRegion string) (Spec, error) {
 	if s.UploadConcurrency <= 0 {
 		s.UploadConcurrency = 16
 	}
+	if s.RequestTimeout <= 0 {
+		s.RequestTimeout = 2 * time.Minute
+	}
+	if s.SnapshotTimeout == 0 {
+		s.SnapshotTimeout = 2 * time.Hour
+	}
 	def(&s.Source, s.Provenance[TagSource])
 	def(&s.SourceDigest, s.Provenance[TagSourceDigest])
 	def(&s.SuiteVersion, s.Provenance[TagSuiteVersion])
@@ -159,6 +179,8 @@ func (s Spec) validate() error {
 		return bad("no region (set Spec.Region or the config's region)")
 	case len(s.Name) < 3 || len(s.Name) > 128:
 		return bad("name must have 3 to 128 characters")
+	case utf8.RuneCountInString(s.Description) > 255:
+		return bad("description has %d characters, more than 255", utf8.RuneCountInString(s.Description))
 	case s.Architecture != "x86_64" && s.Architecture != "arm64":
 		return bad("architecture %q is not x86_64 or arm64", s.Architecture)
 	case s.BootMode != "uefi" && s.BootMode != "uefi-preferred" && s.BootMode != "legacy-bios":
@@ -169,10 +191,16 @@ func (s Spec) validate() error {
 		return bad("tpm support %q is not v2.0", s.TPMSupport)
 	case s.TPMSupport != "" && s.BootMode != "uefi":
 		return bad("tpm support needs boot mode uefi, not %s", s.BootMode)
+	case s.UEFIData != "" && s.BootMode == "legacy-bios":
+		return bad("uefi data needs boot mode uefi or uefi-preferred, not legacy-bios")
 	case s.VolumeSizeGiB < 0:
 		return bad("volume size %d GiB is negative", s.VolumeSizeGiB)
 	case s.KMSKeyID != "" && !s.Encrypted:
 		return bad("a KMS key needs encryption")
+	case s.KMSKeyID != "" && s.ImportMethod == ImportEBSDirect && !kmsKeyARN.MatchString(s.KMSKeyID):
+		return bad("KMS key %q is not a key ARN (arn:aws:kms:<region>:<account>:key/<id>), which StartSnapshot needs", s.KMSKeyID)
+	case s.SnapshotTimeout%time.Minute != 0 || s.SnapshotTimeout < 10*time.Minute || s.SnapshotTimeout > 72*time.Hour:
+		return bad("snapshot timeout %v is not whole minutes from 10m to 72h", s.SnapshotTimeout)
 	case s.SkipSaveBuildRegion && len(s.Regions) == 0:
 		return bad("skipping the build region needs another region to copy to")
 	case s.ImportMethod != ImportEBSDirect && s.ImportMethod != ImportS3:
