@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // zeroSum is the checksum of an all-zero block.
@@ -28,11 +31,51 @@ type startSnapshotInput struct {
 	VolumeSize       int64    `json:"VolumeSize"`
 	ParentSnapshotID string   `json:"ParentSnapshotId"`
 	Tags             []ebsTag `json:"Tags"`
-	Description      string   `json:"Description"`
+	Description      *string  `json:"Description"`
 	ClientToken      string   `json:"ClientToken"`
 	Encrypted        bool     `json:"Encrypted"`
 	KmsKeyArn        string   `json:"KmsKeyArn"`
 	Timeout          int32    `json:"Timeout"`
+}
+
+// SnapshotStart is what a StartSnapshot request asked for, as the
+// emulator received it (zero values for members that were not sent).
+type SnapshotStart struct {
+	VolumeSize       int64
+	Description      string
+	Tags             map[string]string
+	Timeout          int32 // minutes
+	Encrypted        bool
+	KmsKeyArn        string
+	ParentSnapshotID string
+	ClientToken      string
+}
+
+// kmsKeyARN is the KmsKeyArn pattern of the EBS direct API reference: a
+// key ARN, not a key id or alias.
+var kmsKeyARN = regexp.MustCompile(`^arn:aws[a-z\-]*:kms:.*:[0-9]{12}:key/.*$`)
+
+// check applies the StartSnapshot constraints of the EBS direct API
+// reference and returns the ValidationException message, or "".
+func (in startSnapshotInput) check() string {
+	switch {
+	case in.VolumeSize < 1 || in.VolumeSize > 65536:
+		return fmt.Sprintf("VolumeSize %d out of range 1..65536", in.VolumeSize)
+	case in.Timeout != 0 && (in.Timeout < 10 || in.Timeout > 4320):
+		return fmt.Sprintf("Timeout %d out of range 10..4320", in.Timeout)
+	case in.Description != nil && (*in.Description == "" || utf8.RuneCountInString(*in.Description) > 255):
+		return "Description must have 1 to 255 characters"
+	case in.KmsKeyArn != "" && !kmsKeyARN.MatchString(in.KmsKeyArn):
+		return "KmsKeyArn " + strconv.Quote(in.KmsKeyArn) + " is not a KMS key ARN"
+	case len(in.Tags) > 50:
+		return "a snapshot takes at most 50 tags"
+	}
+	for _, t := range in.Tags {
+		if t.Key == "" || utf8.RuneCountInString(t.Key) > 127 || utf8.RuneCountInString(t.Value) > 255 {
+			return fmt.Sprintf("tag %q=%q: keys have 1 to 127 characters, values at most 255", t.Key, t.Value)
+		}
+	}
+	return ""
 }
 
 // ebsError is a REST-JSON error reply.
@@ -69,8 +112,9 @@ func (e *Emulator) serveEBS(w http.ResponseWriter, r *http.Request, region strin
 		ebsError(w, http.StatusNotFound, "ResourceNotFoundException", "no such EBS direct API route "+r.Method+" "+r.URL.Path)
 		return
 	}
-	f := e.count(op, region+r.URL.Path)
-	if f.apply(w, "ebs", ebsError) {
+	f, leave := e.count(op, region+r.URL.Path)
+	defer leave()
+	if f.apply(r, w, "ebs", ebsError) {
 		return
 	}
 	w, done := f.intercept(w)
@@ -95,12 +139,8 @@ func (e *Emulator) startSnapshot(w http.ResponseWriter, r *http.Request, region 
 		ebsError(w, http.StatusBadRequest, "ValidationException", "malformed StartSnapshot body: "+err.Error())
 		return
 	}
-	if in.VolumeSize < 1 || in.VolumeSize > 65536 {
-		ebsError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("VolumeSize %d out of range 1..65536", in.VolumeSize))
-		return
-	}
-	if in.Timeout != 0 && (in.Timeout < 10 || in.Timeout > 4320) {
-		ebsError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("Timeout %d out of range 10..4320", in.Timeout))
+	if msg := in.check(); msg != "" {
+		ebsError(w, http.StatusBadRequest, "ValidationException", msg)
 		return
 	}
 	e.mu.Lock()
@@ -113,8 +153,12 @@ func (e *Emulator) startSnapshot(w http.ResponseWriter, r *http.Request, region 
 			}
 		}
 	}
+	tags := map[string]string{}
+	for _, t := range in.Tags {
+		tags[t.Key] = t.Value
+	}
 	s := &snapshot{
-		id: e.nextID("snap"), region: region, description: in.Description, parent: in.ParentSnapshotID,
+		id: e.nextID("snap"), region: region, description: deref(in.Description), parent: in.ParentSnapshotID,
 		clientToken: in.ClientToken, volumeSize: in.VolumeSize, encrypted: in.Encrypted, kmsKey: in.KmsKeyArn,
 		blocks: map[int32][]byte{}, state: "pending", started: time.Now(), timeout: time.Duration(in.Timeout) * time.Minute,
 	}
@@ -130,11 +174,11 @@ func (e *Emulator) startSnapshot(w http.ResponseWriter, r *http.Request, region 
 			return
 		}
 	}
-	e.snaps[s.id] = s
-	tags := map[string]string{}
-	for _, t := range in.Tags {
-		tags[t.Key] = t.Value
+	s.start = &SnapshotStart{
+		VolumeSize: in.VolumeSize, Description: s.description, Tags: tags, Timeout: in.Timeout, Encrypted: in.Encrypted,
+		KmsKeyArn: in.KmsKeyArn, ParentSnapshotID: in.ParentSnapshotID, ClientToken: in.ClientToken,
 	}
+	e.snaps[s.id] = s
 	e.setTags(s.id, tags)
 	writeJSON(w, e.snapshotJSON(s))
 }
@@ -383,4 +427,27 @@ func (e *Emulator) getSnapshotBlock(w http.ResponseWriter, r *http.Request, regi
 	w.Header().Set("x-amz-Checksum", base64.StdEncoding.EncodeToString(sum[:]))
 	w.Header().Set("x-amz-Checksum-Algorithm", "SHA256")
 	_, _ = w.Write(data)
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// SnapshotStart returns the StartSnapshot request that made snapshot id
+// (its tags as sent, not as later changed), or false when id does not
+// exist or was not made by StartSnapshot (a copy, an import).
+func (e *Emulator) SnapshotStart(id string) (SnapshotStart, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.snaps[id]
+	if !ok || s.start == nil {
+		return SnapshotStart{}, false
+	}
+	out := *s.start
+	out.Tags = maps.Clone(s.start.Tags)
+	return out, true
 }

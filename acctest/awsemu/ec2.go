@@ -70,8 +70,9 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request, region strin
 			break
 		}
 	}
-	flt := e.count(action, key)
-	if flt.apply(w, "ec2", writeEC2Error) {
+	flt, leave := e.count(action, key)
+	defer leave()
+	if flt.apply(r, w, "ec2", writeEC2Error) {
 		return
 	}
 	w, done := flt.intercept(w)

@@ -281,7 +281,7 @@ func (e *Emulator) copyImage(region string, f url.Values) (*ec2Response, *ec2Err
 func (e *Emulator) copySnapshot(src *snapshot, region string, encrypt bool, kms string, now time.Time) string {
 	s := *src
 	s.id, s.region, s.clientToken, s.state, s.readyAt, s.started = e.nextID("snap"), region, "", "completing", now.Add(2*e.delay), now
-	s.users, s.groups = nil, nil
+	s.users, s.groups, s.start = nil, nil, nil
 	s.blocks = make(map[int32][]byte, len(src.blocks))
 	for i, b := range src.blocks {
 		s.blocks[i] = b

@@ -46,6 +46,8 @@ type Emulator struct {
 	uploads map[string]*multipart
 	faults  *faultInjector
 	counts  map[string]int // operation → requests seen
+	active  map[string]int // operation → requests being served now
+	peak    map[string]int // operation → most requests served at once
 }
 
 // New returns an empty emulator.
@@ -67,6 +69,8 @@ func New(opts Options) *Emulator {
 		uploads: map[string]*multipart{},
 		faults:  newFaultInjector(opts.Faults),
 		counts:  map[string]int{},
+		active:  map[string]int{},
+		peak:    map[string]int{},
 	}
 }
 
@@ -225,11 +229,29 @@ func (e *Emulator) nextID(prefix string) string {
 	return fmt.Sprintf("%s-%017x", prefix, e.seq)
 }
 
-// count records a request for op and decides its fault. Callers must not
-// hold e.mu.
-func (e *Emulator) count(op string, key string) fault {
+// count records a request for op, counts it as in flight until the
+// returned leave is called, and decides its fault. Callers must not hold
+// e.mu.
+func (e *Emulator) count(op string, key string) (f fault, leave func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.counts[op]++
-	return e.faults.decide(op, key)
+	e.active[op]++
+	e.peak[op] = max(e.peak[op], e.active[op])
+	return e.faults.decide(op, key), func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.active[op]--
+	}
+}
+
+// PeakInFlight returns the largest number of requests of op (e.g.
+// "PutSnapshotBlock") the emulator was serving at the same time, from
+// the moment they arrived until their reply was written (injected faults
+// and slow replies included), so tests can check a client's concurrency
+// bound.
+func (e *Emulator) PeakInFlight(op string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.peak[op]
 }

@@ -1,8 +1,10 @@
 package awsemu
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -115,9 +117,13 @@ func mix(v uint64) uint64 {
 // errorWriter writes a service-specific error reply.
 type errorWriter func(w http.ResponseWriter, status int, code, msg string)
 
-// apply carries out f. It reports whether the request was answered (the
-// handler must stop) or should be served normally.
-func (f fault) apply(w http.ResponseWriter, service string, writeErr errorWriter) bool {
+// apply carries out f on the request r. It reports whether the request
+// was answered (the handler must stop) or should be served normally. A
+// slow reply whose client gives up first is not served at all, as a
+// server that noticed the closed connection would: the body is read
+// first (and kept for the handler), since net/http only watches the
+// connection, and cancels r's context, once the body is consumed.
+func (f fault) apply(r *http.Request, w http.ResponseWriter, service string, writeErr errorWriter) bool {
 	switch f.kind {
 	case Fault500:
 		code := map[string]string{"ec2": "InternalError", "ebs": "InternalServerException", "s3": "InternalError"}[service]
@@ -140,8 +146,19 @@ func (f fault) apply(w http.ResponseWriter, service string, writeErr errorWriter
 	case FaultReset:
 		reset(w)
 	case FaultSlow:
-		time.Sleep(f.delay)
-		return false
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return true
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		t := time.NewTimer(f.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return false
+		case <-r.Context().Done():
+			return true
+		}
 	default: // FaultLost too: see intercept
 		return false
 	}

@@ -99,8 +99,9 @@ func s3Op(r *http.Request, key string) string {
 func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 	bucket, key := bucketKey(r)
 	op := s3Op(r, key)
-	f := e.count(op, bucket+"/"+key+"?"+r.URL.Query().Get("partNumber"))
-	if f.apply(w, "s3", s3Error) {
+	f, leave := e.count(op, bucket+"/"+key+"?"+r.URL.Query().Get("partNumber"))
+	defer leave()
+	if f.apply(r, w, "s3", s3Error) {
 		return
 	}
 	w, done := f.intercept(w)

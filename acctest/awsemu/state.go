@@ -29,6 +29,7 @@ type snapshot struct {
 	started                 time.Time
 	timeout                 time.Duration
 	users, groups           map[string]bool
+	start                   *SnapshotStart // the StartSnapshot request; nil for copies and imports
 }
 
 // status is the state the EC2 API reports at now.

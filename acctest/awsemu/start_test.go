@@ -1,0 +1,123 @@
+package awsemu_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ebs"
+	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/elemental-suite/elemental/acctest/awsemu"
+)
+
+// TestStartSnapshotConstraints: StartSnapshot refuses what the EBS direct
+// API reference refuses (an empty or over-long description, a key that is
+// not a key ARN, a timeout out of range, bad tags), and SnapshotStart
+// returns exactly the request that made a snapshot.
+func TestStartSnapshotConstraints(t *testing.T) {
+	c := newClients(t, awsemu.Options{})
+	ctx := context.Background()
+	tags := func(n int, key string) []ebstypes.Tag {
+		var out []ebstypes.Tag
+		for i := range n {
+			out = append(out, ebstypes.Tag{Key: aws.String(key + strings.Repeat("k", i)), Value: aws.String("v")})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		in   ebs.StartSnapshotInput
+	}{
+		{"empty description", ebs.StartSnapshotInput{Description: aws.String("")}},
+		{"long description", ebs.StartSnapshotInput{Description: aws.String(strings.Repeat("d", 256))}},
+		{"key alias", ebs.StartSnapshotInput{Encrypted: aws.Bool(true), KmsKeyArn: aws.String("alias/os")}},
+		{"key id", ebs.StartSnapshotInput{Encrypted: aws.Bool(true), KmsKeyArn: aws.String("1234abcd-12ab-34cd-56ef-1234567890ab")}},
+		{"short timeout", ebs.StartSnapshotInput{Timeout: aws.Int32(5)}},
+		{"long timeout", ebs.StartSnapshotInput{Timeout: aws.Int32(4321)}},
+		{"51 tags", ebs.StartSnapshotInput{Tags: tags(51, "k")}},
+		{"empty tag key", ebs.StartSnapshotInput{Tags: tags(1, "")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.in.VolumeSize = aws.Int64(1)
+			_, err := c.ebs().StartSnapshot(ctx, &tc.in)
+			wantCode(t, err, "ValidationException")
+		})
+	}
+	if res := c.emu.Resources(); len(res.Snapshots) != 0 {
+		t.Fatalf("refused requests made snapshots %v", res.Snapshots)
+	}
+	key := "arn:aws:kms:us-east-1:123456789012:key/k1"
+	out, err := c.ebs().StartSnapshot(ctx, &ebs.StartSnapshotInput{
+		VolumeSize: aws.Int64(3), Description: aws.String(strings.Repeat("d", 255)), Timeout: aws.Int32(4320),
+		Encrypted: aws.Bool(true), KmsKeyArn: aws.String(key), ClientToken: aws.String("tok"),
+		Tags: []ebstypes.Tag{{Key: aws.String("a"), Value: aws.String("")}, {Key: aws.String("b"), Value: aws.String("2")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.emu.SnapshotStart(aws.ToString(out.SnapshotId))
+	want := awsemu.SnapshotStart{
+		VolumeSize: 3, Description: strings.Repeat("d", 255), Tags: map[string]string{"a": "", "b": "2"},
+		Timeout: 4320, Encrypted: true, KmsKeyArn: key, ClientToken: "tok",
+	}
+	if d := cmp.Diff(want, got); !ok || d != "" {
+		t.Fatalf("SnapshotStart (found %v) (-want +got):\n%s", ok, d)
+	}
+	if _, ok := c.emu.SnapshotStart("snap-00000000000000fff"); ok {
+		t.Fatal("SnapshotStart found a snapshot that does not exist")
+	}
+}
+
+// TestPeakInFlight: the emulator reports how many requests of an
+// operation it served at once, and a slow reply whose client gave up
+// stops waiting (the server closes promptly).
+func TestPeakInFlight(t *testing.T) {
+	emu := awsemu.New(awsemu.Options{Faults: awsemu.Faults{
+		Rate: map[string]float64{"DescribeRegions": 1}, Kinds: []awsemu.FaultKind{awsemu.FaultSlow}, SlowDelay: 300 * time.Millisecond,
+	}})
+	srv := httptest.NewServer(emu)
+	cfg := newClients(t, awsemu.Options{}).cfg
+	cfg.BaseEndpoint = aws.String(srv.URL)
+	ec := ec2.NewFromConfig(cfg)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = ec.DescribeRegions(context.Background(), &ec2.DescribeRegionsInput{})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if p := emu.PeakInFlight("DescribeRegions"); p < 2 || p > n {
+		t.Fatalf("PeakInFlight = %d for %d concurrent slow requests, want 2..%d", p, n, n)
+	}
+	if p := emu.PeakInFlight("DescribeImages"); p != 0 {
+		t.Fatalf("PeakInFlight of an operation never called = %d", p)
+	}
+
+	emu.SetFaults(awsemu.Faults{Rate: map[string]float64{"DescribeRegions": 1}, Kinds: []awsemu.FaultKind{awsemu.FaultSlow}, SlowDelay: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := ec.DescribeRegions(ctx, &ec2.DescribeRegionsInput{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow reply past the deadline: err = %v", err)
+	}
+	start := time.Now()
+	srv.Close() // waits for the handlers
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("closing took %v: the slow reply kept waiting for a client that was gone", d)
+	}
+}
