@@ -113,14 +113,14 @@ func checkImage(t *testing.T, cfg aws.Config, region, ami, snap string, spec pub
 	}
 	im := out.Images[0]
 	got := map[string]string{
-		"name": aws.ToString(im.Name), "state": string(im.State), "arch": string(im.Architecture),
+		"name": aws.ToString(im.Name), "desc": aws.ToString(im.Description), "state": string(im.State), "arch": string(im.Architecture),
 		"boot": string(im.BootMode), "imds": string(im.ImdsSupport), "tpm": string(im.TpmSupport),
 		"sriov": aws.ToString(im.SriovNetSupport), "virt": string(im.VirtualizationType),
 		"root": aws.ToString(im.RootDeviceName), "protection": aws.ToString(im.DeregistrationProtection),
 		"deprecation": aws.ToString(im.DeprecationTime),
 	}
 	want := map[string]string{
-		"name": spec.Name, "state": "available", "arch": "x86_64", "boot": "uefi", "imds": "v2.0", "tpm": "v2.0",
+		"name": spec.Name, "desc": spec.Description, "state": "available", "arch": "x86_64", "boot": "uefi", "imds": "v2.0", "tpm": "v2.0",
 		"sriov": "simple", "virt": "hvm", "root": "/dev/xvda", "protection": "enabled",
 		"deprecation": spec.DeprecateAt.UTC().Format("2006-01-02T15:04:05.000Z"),
 	}
