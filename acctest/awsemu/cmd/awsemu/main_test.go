@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,75 +13,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
+	"github.com/elemental-suite/elemental/acctest/cmdtest"
 	publish "github.com/elemental-suite/elemental/internal/publish/aws"
 )
 
-// The test binary doubles as the command: started with this variable set
-// it runs main, so the tests exercise the real process (flags, printed
-// environment, signal handling) without a separate go build.
-const asCommand = "AWSEMU_TEST_RUN_MAIN"
+func TestMain(m *testing.M) { cmdtest.Main(m, "awsemu", main) }
 
-func TestMain(m *testing.M) {
-	if os.Getenv(asCommand) == "1" {
-		os.Args = append([]string{"awsemu"}, strings.Fields(os.Getenv("AWSEMU_TEST_ARGS"))...)
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// standalone is a running awsemu process and what it printed.
-type standalone struct {
-	cmd  *exec.Cmd
-	env  map[string]string
-	done chan error
-}
-
-// start runs the command with args and waits for the environment it prints.
-func start(t *testing.T, args ...string) *standalone {
+// start runs the command and waits for the last variable it prints.
+func start(t *testing.T, args ...string) *cmdtest.Process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), asCommand+"=1", "AWSEMU_TEST_ARGS="+strings.Join(args, " "))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &standalone{cmd: cmd, env: map[string]string{}, done: make(chan error, 1)}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-s.done
-	})
-	// The last variable printed; every export is there once it is.
-	const last = "AWS_EC2_METADATA_DISABLED"
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			kv, ok := strings.CutPrefix(sc.Text(), "export ")
-			if !ok {
-				continue
-			}
-			k, v, _ := strings.Cut(kv, "=")
-			s.env[k] = v
-			if k == last {
-				close(ready)
-			}
-		}
-		s.done <- cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case err := <-s.done:
-		s.done <- err
-		t.Fatalf("awsemu exited before printing %s: %v", last, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("awsemu printed no %s within 30 s", last)
-	}
-	return s
+	return cmdtest.Start(t, "awsemu", "AWS_EC2_METADATA_DISABLED", args...)
 }
 
 // TestStandalonePublishes points the real SDK, configured only through
@@ -95,8 +33,8 @@ func start(t *testing.T, args ...string) *standalone {
 func TestStandalonePublishes(t *testing.T) {
 	s := start(t, "-addr", "127.0.0.1:0", "-delay", "10ms", "-buckets", "a-bucket,imports")
 	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_EBS", "AWS_ENDPOINT_URL_S3"} {
-		if !strings.HasPrefix(s.env[k], "http://127.0.0.1:") {
-			t.Fatalf("printed %s=%q, want a loopback URL", k, s.env[k])
+		if !strings.HasPrefix(s.Env[k], "http://127.0.0.1:") {
+			t.Fatalf("printed %s=%q, want a loopback URL", k, s.Env[k])
 		}
 	}
 	dir := t.TempDir()
@@ -131,24 +69,13 @@ func TestStandalonePublishes(t *testing.T) {
 		})
 	}
 
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			t.Fatalf("awsemu after SIGTERM: %v, want exit 0", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("awsemu still running 20 s after SIGTERM")
-	}
+	s.Stop(t)
 }
 
 // sdkConfig loads an aws.Config the standard way from only what the
 // process printed: no profile or credentials file of the machine running
 // the test takes part.
-func sdkConfig(ctx context.Context, t *testing.T, s *standalone) aws.Config {
+func sdkConfig(ctx context.Context, t *testing.T, s *cmdtest.Process) aws.Config {
 	t.Helper()
 	dir := t.TempDir()
 	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"} {
@@ -157,7 +84,7 @@ func sdkConfig(ctx context.Context, t *testing.T, s *standalone) aws.Config {
 	}
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
-	for k, v := range s.env {
+	for k, v := range s.Env {
 		t.Setenv(k, v)
 	}
 	cfg, err := publish.LoadConfig(ctx, publish.ConfigOptions{})
@@ -199,9 +126,7 @@ func TestStandaloneRefusesBadFlags(t *testing.T) {
 		{"fault rate", "-addr 127.0.0.1:0 -fault-rate 2", "-fault-rate 2 is not between 0 and 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), asCommand+"=1", "AWSEMU_TEST_ARGS="+tc.args)
-			out, err := cmd.CombinedOutput()
+			out, err := cmdtest.Command("awsemu", strings.Fields(tc.args)...).CombinedOutput()
 			if err == nil {
 				t.Fatalf("awsemu %s exited 0:\n%s", tc.args, out)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,96 +8,34 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/api/googleapi"
 
+	"github.com/elemental-suite/elemental/acctest/cmdtest"
 	"github.com/elemental-suite/elemental/acctest/gcpemu"
 	"github.com/elemental-suite/elemental/internal/publish/gcp"
 )
 
-// The test binary doubles as the command: started with this variable set
-// it runs main, so the tests exercise the real process (flags, printed
-// environment, signal handling) without a separate go build.
-const asCommand = "GCPEMU_TEST_RUN_MAIN"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(asCommand) == "1" {
-		os.Args = append([]string{"gcpemu"}, strings.Fields(os.Getenv("GCPEMU_TEST_ARGS"))...)
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// command returns the command running main with args.
-func command(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), asCommand+"=1", "GCPEMU_TEST_ARGS="+strings.Join(args, " "))
-	return cmd
-}
-
-// standalone is a running gcpemu process and the variables it printed.
-type standalone struct {
-	cmd  *exec.Cmd
-	env  map[string]string
-	done chan error
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, "gcpemu", main) }
 
 // start runs the command and waits for the last variable it prints.
 func start(t *testing.T, args ...string) *standalone {
 	t.Helper()
-	cmd := command(args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &standalone{cmd: cmd, env: map[string]string{}, done: make(chan error, 1)}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-s.done
-	})
-	const last = gcpemu.EnvComputeEndpoint
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			kv, ok := strings.CutPrefix(sc.Text(), "export ")
-			if !ok {
-				continue
-			}
-			k, v, _ := strings.Cut(kv, "=")
-			s.env[k] = v
-			if k == last {
-				close(ready)
-			}
-		}
-		s.done <- cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case err := <-s.done:
-		s.done <- err
-		t.Fatalf("gcpemu exited before printing %s: %v", last, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gcpemu printed no %s within 30 s", last)
-	}
-	return s
+	return &standalone{cmdtest.Start(t, "gcpemu", gcpemu.EnvComputeEndpoint, args...)}
 }
+
+// standalone is a running gcpemu process and the variables it printed.
+type standalone struct{ *cmdtest.Process }
 
 // clients builds publisher clients from the printed variables only:
 // STORAGE_EMULATOR_HOST the standard way, the compute endpoint by option.
 func (s *standalone) clients(t *testing.T) gcp.Clients {
 	t.Helper()
-	t.Setenv("STORAGE_EMULATOR_HOST", s.env["STORAGE_EMULATOR_HOST"])
+	t.Setenv("STORAGE_EMULATOR_HOST", s.Env["STORAGE_EMULATOR_HOST"])
 	c, err := gcp.NewClients(context.Background(), gcp.ClientOptions{
-		ComputeEndpoint: s.env[gcpemu.EnvComputeEndpoint], WithoutAuthentication: true,
+		ComputeEndpoint: s.Env[gcpemu.EnvComputeEndpoint], WithoutAuthentication: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +68,7 @@ func writeDisk(t *testing.T) string {
 // then stops it with SIGTERM, which must end it cleanly.
 func TestStandalonePublishes(t *testing.T) {
 	s := start(t, "-addr", "127.0.0.1:0", "-op-delay", "10ms", "-bucket", "images")
-	if h := s.env["STORAGE_EMULATOR_HOST"]; !strings.HasPrefix(h, "127.0.0.1:") {
+	if h := s.Env["STORAGE_EMULATOR_HOST"]; !strings.HasPrefix(h, "127.0.0.1:") {
 		t.Fatalf("printed STORAGE_EMULATOR_HOST=%q, want a loopback host:port", h)
 	}
 	c := s.clients(t)
@@ -147,18 +84,7 @@ func TestStandalonePublishes(t *testing.T) {
 	if err != nil || img.Status != "READY" || img.DiskSizeGb != 1 || img.SelfLink != res.SelfLink {
 		t.Fatalf("image %+v, %v", img, err)
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			t.Errorf("gcpemu after SIGTERM: %v, want exit 0", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Error("gcpemu still running 20 s after SIGTERM")
-	}
+	s.Stop(t)
 }
 
 // TestStandaloneFaultFlags: -fault-rate 1 -fault-kinds 403 makes every
@@ -177,7 +103,7 @@ func TestStandaloneFaultFlags(t *testing.T) {
 // TestStandaloneBadFlags: an unknown fault kind ends the process with a
 // message and a non-zero status.
 func TestStandaloneBadFlags(t *testing.T) {
-	cmd := command("-addr", "127.0.0.1:0", "-fault-rate", "0.1", "-fault-kinds", "meteor")
+	cmd := cmdtest.Command("gcpemu", "-addr", "127.0.0.1:0", "-fault-rate", "0.1", "-fault-kinds", "meteor")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
