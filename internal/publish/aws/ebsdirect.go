@@ -184,18 +184,18 @@ func (u *uploader) run(ctx context.Context, src Source, volBlocks int64) error {
 	}
 	seen := newBitmap(volBlocks)
 	err := src.Blocks(ctx, BlockSize, func(off int64, data []byte) error {
-		idx := off / BlockSize
-		switch {
-		case off%BlockSize != 0 || len(data) != BlockSize || idx < 0 || idx >= volBlocks:
-			return fmt.Errorf("block of %d bytes at offset %d is not a block of the %d-block volume", len(data), off, volBlocks)
-		case seen.has(idx):
-			return fmt.Errorf("block %d came twice", idx)
+		if err := u.accept(seen, volBlocks, src, off, data); err != nil {
+			return err
 		}
+		idx := off / BlockSize
 		seen.set(idx)
 		buf := pool.Get().([]byte)
 		copy(buf, data)
 		return send(block{int32(idx), buf})
 	})
+	if err == nil && u.p.spec.BootMode == "legacy-bios" && !seen.has(0) {
+		err = errNoBIOSCode(src.Name()) // an all-zero first block
+	}
 	if err == nil {
 		err = u.fill(seen, volBlocks, func(i int64) error { return send(block{int32(i), zeroBlock}) })
 	}
@@ -206,6 +206,21 @@ func (u *uploader) run(ctx context.Context, src Source, volBlocks int64) error {
 	}
 	if err != nil {
 		return fmt.Errorf("uploading blocks to snapshot %s: %w", u.snap, err)
+	}
+	return nil
+}
+
+// accept checks a block the source yielded: aligned, inside the volume,
+// new, and (for legacy-bios) a first block with MBR boot code.
+func (u *uploader) accept(seen bitmap, volBlocks int64, src Source, off int64, data []byte) error {
+	idx := off / BlockSize
+	switch {
+	case off%BlockSize != 0 || len(data) != BlockSize || idx < 0 || idx >= volBlocks:
+		return fmt.Errorf("block of %d bytes at offset %d is not a block of the %d-block volume", len(data), off, volBlocks)
+	case seen.has(idx):
+		return fmt.Errorf("block %d came twice", idx)
+	case idx == 0 && u.p.spec.BootMode == "legacy-bios" && !hasBIOSCode(data):
+		return errNoBIOSCode(src.Name())
 	}
 	return nil
 }

@@ -72,6 +72,9 @@ func PublishSource(ctx context.Context, cfg aws.Config, src Source, spec Spec, p
 	if int64(spec.VolumeSizeGiB) < diskGiB {
 		return nil, fmt.Errorf("volume size %d GiB is smaller than the %d GiB disk %s: %w", spec.VolumeSizeGiB, diskGiB, src.Name(), ErrInvalidSpec)
 	}
+	if err := checkBIOSFile(spec, src); err != nil {
+		return nil, err
+	}
 	p := &publisher{cfg: withRetryer(cfg), spec: spec, run: uuid.NewString(), progress: progress, ec2s: map[string]*ec2.Client{}, volumeDefaulted: defaulted}
 	p.res = Result{AMIs: map[string]string{}, Snapshots: map[string]string{}}
 	defer func() {
