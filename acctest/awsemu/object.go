@@ -22,6 +22,7 @@ type object struct {
 	f    *os.File
 	size int64
 	etag string // quoted hex MD5 of the data
+	tags map[string]string
 }
 
 // newObject copies r into a fresh object, hashing as it goes.

@@ -89,6 +89,8 @@ func s3Op(r *http.Request, key string) string {
 			return "ListMultipartUploads"
 		case key == "":
 			return "ListObjectsV2"
+		case q.Has("tagging"):
+			return "GetObjectTagging"
 		}
 		return "GetObject"
 	}
@@ -121,6 +123,9 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 	var body []byte
 	switch r.Method {
 	case http.MethodPut:
+		if op == "PutObject" && tagsErr(w, r) {
+			return
+		}
 		var err error
 		if data, err = newObject(s3Body(r)); err != nil {
 			s3Error(w, http.StatusBadRequest, "IncompleteBody", err.Error())
@@ -143,6 +148,7 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 	switch op {
 	case "PutObject":
 		objs[key].release()
+		data.tags, _ = objectTags(r)
 		objs[key] = data
 		w.Header().Set("ETag", data.etag)
 	case "HeadBucket":
@@ -158,6 +164,8 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, _ string) {
 		if op == "GetObject" {
 			_, _ = io.Copy(w, obj.reader())
 		}
+	case "GetObjectTagging":
+		e.getObjectTagging(w, objs, key)
 	case "DeleteObject":
 		objs[key].release()
 		delete(objs, key)
@@ -227,8 +235,12 @@ func (e *Emulator) listUploads(w http.ResponseWriter, bucket, prefix string) {
 func (e *Emulator) serveMultipart(w http.ResponseWriter, r *http.Request, op, bucket, key string, data *object, body []byte) {
 	q := r.URL.Query()
 	if op == "CreateMultipartUpload" {
+		if tagsErr(w, r) {
+			return
+		}
+		tags, _ := objectTags(r)
 		id := e.nextID("upload")
-		e.uploads[id] = &multipart{bucket: bucket, key: key, parts: map[int]*object{}}
+		e.uploads[id] = &multipart{bucket: bucket, key: key, parts: map[int]*object{}, tags: tags}
 		writeS3XML(w, struct {
 			XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
 			Bucket   string   `xml:"Bucket"`
@@ -294,6 +306,7 @@ func (e *Emulator) completeMultipart(w http.ResponseWriter, id string, up *multi
 		return
 	}
 	e.buckets[up.bucket][up.key].release()
+	obj.tags = up.tags
 	e.buckets[up.bucket][up.key] = obj
 	up.release()
 	delete(e.uploads, id)

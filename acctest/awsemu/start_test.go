@@ -3,6 +3,7 @@ package awsemu_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
@@ -119,5 +121,38 @@ func TestPeakInFlight(t *testing.T) {
 	srv.Close() // waits for the handlers
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("closing took %v: the slow reply kept waiting for a client that was gone", d)
+	}
+}
+
+// TestObjectTagging: PutObject keeps the x-amz-tagging tags, which
+// GetObjectTagging returns, and refuses more than the 10 an S3 object
+// takes.
+func TestObjectTagging(t *testing.T) {
+	c := newClients(t, awsemu.Options{})
+	c.emu.CreateBucket("b")
+	sc := s3.NewFromConfig(c.cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	ctx := context.Background()
+	put := func(key, tagging string) error {
+		_, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String(key), Body: strings.NewReader("x"), Tagging: aws.String(tagging)})
+		return err
+	}
+	var many []string
+	for i := range 11 {
+		many = append(many, fmt.Sprintf("k%d=v", i))
+	}
+	wantCode(t, put("many", strings.Join(many, "&")), "InvalidTag")
+	if err := put("two", "elemental%3Asource=reg%2Fimg%3A1&b="); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sc.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("b"), Key: aws.String("two")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tg := range out.TagSet {
+		got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	if d := cmp.Diff(map[string]string{"elemental:source": "reg/img:1", "b": ""}, got); d != "" {
+		t.Fatalf("GetObjectTagging (-want +got):\n%s", d)
 	}
 }

@@ -136,6 +136,7 @@ func (t *importTask) status(now time.Time) string {
 type multipart struct {
 	bucket, key string
 	parts       map[int]*object
+	tags        map[string]string // x-amz-tagging, given to the object
 }
 
 // release closes the files of the upload's parts.
