@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elemental-suite/elemental/acctest/awsemu"
@@ -131,14 +132,44 @@ func TestPublishS3Import(t *testing.T) {
 	emu.CreateBucket("import-bucket")
 	ctx := context.Background()
 	path, disk := makeDisk(t, 100*mib, defaultChunks(100*mib), 4)
+	// 8 snapshot tags: with the provenance and the run tag more than the
+	// 10 an S3 object takes, so the object carries only the provenance.
+	snapTags := map[string]string{}
+	for _, k := range strings.Split("a b c d e f g h", " ") {
+		snapTags[k] = "v"
+	}
 	spec := publish.Spec{
-		Name: "elemental-s3", ImportMethod: publish.ImportS3, S3Bucket: "import-bucket",
+		Name: "elemental-s3", ImportMethod: publish.ImportS3, S3Bucket: "import-bucket", SnapshotTags: snapTags,
 		BootMode: "legacy-bios", Architecture: "arm64", Provenance: provenance, UploadConcurrency: 4,
 	}
-	res, err := publish.Publish(ctx, cfg, path, spec, nil)
+	var object string
+	var objectTags, taskTags []types.Tag
+	res, err := publish.Publish(ctx, cfg, path, spec, func(e publish.Event) {
+		switch e.Stage {
+		case "upload":
+			object = strings.TrimPrefix(e.ID, "s3://import-bucket/")
+		case "import": // the object and the task exist now
+			ot, err := s3.NewFromConfig(cfg).GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("import-bucket"), Key: &object})
+			if err != nil {
+				t.Errorf("GetObjectTagging %s: %v", object, err)
+				return
+			}
+			for _, tg := range ot.TagSet {
+				objectTags = append(objectTags, types.Tag{Key: tg.Key, Value: tg.Value})
+			}
+			tasks, err := ec2c(cfg, "us-east-1").DescribeImportSnapshotTasks(ctx, &ec2.DescribeImportSnapshotTasksInput{ImportTaskIds: []string{e.ID}})
+			if err != nil || len(tasks.ImportSnapshotTasks) != 1 {
+				t.Errorf("DescribeImportSnapshotTasks %s: %v", e.ID, err)
+				return
+			}
+			taskTags = tasks.ImportSnapshotTasks[0].Tags
+		}
+	})
 	if err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
+	checkTags(t, "object "+object, objectTags, provenance)
+	checkTags(t, "import task", taskTags, mergeMaps(snapTags, provenance))
 	if res.BytesUploaded != 100*mib {
 		t.Errorf("uploaded %d bytes, want the whole %d-byte disk", res.BytesUploaded, 100*mib)
 	}
@@ -147,7 +178,7 @@ func TestPublishS3Import(t *testing.T) {
 	if err != nil || len(snaps.Snapshots) != 1 {
 		t.Fatalf("DescribeSnapshots: %v", err)
 	}
-	checkTags(t, res.Snapshots["us-east-1"], snaps.Snapshots[0].Tags, provenance)
+	checkTags(t, res.Snapshots["us-east-1"], snaps.Snapshots[0].Tags, mergeMaps(snapTags, provenance))
 	out, err := ec2c(cfg, "us-east-1").DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{res.AMIs["us-east-1"]}})
 	if err != nil || len(out.Images) != 1 || out.Images[0].BootMode != "legacy-bios" || out.Images[0].Architecture != "arm64" {
 		t.Fatalf("DescribeImages: %v %+v", err, out)

@@ -58,7 +58,7 @@ func objectName(name string) string {
 func (p *publisher) uploadObject(ctx context.Context, f io.ReaderAt, size int64, bucket, key string) error {
 	c := p.s3()
 	tags := url.Values{}
-	for k, v := range p.spec.snapshotTags(p.run) {
+	for k, v := range p.spec.objectTags(p.run) {
 		tags.Set(k, v)
 	}
 	// Tracked by key before it exists: a CreateMultipartUpload whose reply

@@ -3,6 +3,7 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -231,6 +232,31 @@ func (s Spec) imageTags(run string) map[string]string {
 // snapshotTags are the tags of every snapshot and S3 object.
 func (s Spec) snapshotTags(run string) map[string]string {
 	return mergeTags(s.SnapshotTags, s.provenance(), map[string]string{RunTag: run})
+}
+
+// maxObjectTags is the S3 limit of tags per object.
+const maxObjectTags = 10
+
+// objectTags are the tags of the S3 object: the run tag and the
+// provenance, cut to the S3 limit of 10 (the three provenance fields
+// first, then the other Provenance keys in order). The snapshot tags are
+// not among them: they go on the imported snapshot, which takes 50.
+func (s Spec) objectTags(run string) map[string]string {
+	out := map[string]string{RunTag: run}
+	prov := s.provenance()
+	for _, k := range []string{TagSource, TagSourceDigest, TagSuiteVersion} {
+		if v, ok := prov[k]; ok {
+			out[k] = v
+			delete(prov, k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(prov)) {
+		if len(out) == maxObjectTags {
+			break
+		}
+		out[k] = prov[k]
+	}
+	return out
 }
 
 // provenance is Provenance plus the tags of the provenance fields that
