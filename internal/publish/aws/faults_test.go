@@ -93,7 +93,12 @@ func TestPublishFatalFaultLeavesNothing(t *testing.T) {
 		{"import", "ImportSnapshot", publish.ImportS3},
 		{"import wait", "DescribeImportSnapshotTasks", publish.ImportS3},
 		{"register after import", "RegisterImage", publish.ImportS3},
+		// Only the first request fails (see below): the waits, whose
+		// operations cleanup needs too.
+		{"snapshot wait", "DescribeSnapshots", publish.ImportEBSDirect},
+		{"image wait", "DescribeImages", publish.ImportEBSDirect},
 	}
+	firstOnly := map[string]bool{"DescribeSnapshots": true, "DescribeImages": true}
 	// The import task finishes before cleanup, and cannot be described.
 	late := struct{ name, op, method string }{"import wait, task done", "DescribeImportSnapshotTasks", publish.ImportS3}
 	path, _ := makeDisk(t, 64*mib, defaultChunks(64*mib), 11)
@@ -104,9 +109,11 @@ func TestPublishFatalFaultLeavesNothing(t *testing.T) {
 			if tc == late {
 				delay = time.Nanosecond
 			}
-			emu, cfg := newEmulator(t, awsemu.Options{Delay: delay, Faults: awsemu.Faults{
-				Rate: map[string]float64{tc.op: 1}, Kinds: []awsemu.FaultKind{awsemu.FaultFatal},
-			}})
+			faults := awsemu.Faults{Rate: map[string]float64{tc.op: 1}, Kinds: []awsemu.FaultKind{awsemu.FaultFatal}}
+			if firstOnly[tc.op] {
+				faults = awsemu.Faults{First: map[string]int{tc.op: 1}, Kinds: []awsemu.FaultKind{awsemu.FaultFatal}}
+			}
+			emu, cfg := newEmulator(t, awsemu.Options{Delay: delay, Faults: faults})
 			emu.CreateBucket("b")
 			spec := faultSpec("elemental-fatal")
 			spec.ImportMethod, spec.S3Bucket = tc.method, "b"
@@ -137,9 +144,13 @@ func TestPublishCancel(t *testing.T) {
 		after  int
 		delay  time.Duration // pending → done; 0 means 200ms
 	}{
+		{"after starting the snapshot", publish.ImportEBSDirect, "snapshot", 1, 0},
 		{"mid upload", publish.ImportEBSDirect, "upload", 5, 0},
 		{"at registration", publish.ImportEBSDirect, "register", 1, 0},
 		{"during copy", publish.ImportEBSDirect, "copy", 1, 0},
+		{"during sharing", publish.ImportEBSDirect, "share", 1, 0},
+		{"during tagging", publish.ImportEBSDirect, "tag", 1, 0},
+		{"at deprecation", publish.ImportEBSDirect, "deprecate", 1, 0},
 		{"before protection", publish.ImportEBSDirect, "protect", 1, 0},
 		{"mid s3 upload", publish.ImportS3, "upload", 1, 0},
 		{"during import", publish.ImportS3, "import", 1, 0},
