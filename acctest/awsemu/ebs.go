@@ -114,6 +114,10 @@ func (e *Emulator) serveEBS(w http.ResponseWriter, r *http.Request, region strin
 	}
 	f, leave := e.count(op, region+r.URL.Path)
 	defer leave()
+	if e.overLimit(op) {
+		ebsError(w, http.StatusBadRequest, "ConcurrentLimitExceededException", "You have reached the limit for concurrent API requests")
+		return
+	}
 	if f.apply(r, w, "ebs", ebsError) {
 		return
 	}

@@ -28,13 +28,19 @@ type Options struct {
 	Regions []string
 	// Faults to inject; see Faults.
 	Faults Faults
+	// BlockConcurrency, when > 0, is how many PutSnapshotBlock (and,
+	// separately, GetSnapshotBlock) requests the emulator serves at once;
+	// one more is refused with ConcurrentLimitExceededException, as the
+	// EBS direct APIs refuse requests past an account's concurrency limit.
+	BlockConcurrency int
 }
 
 // Emulator holds the shared state of the EC2, EBS and S3 emulation and
 // serves all three over HTTP.
 type Emulator struct {
-	delay   time.Duration
-	regions []string
+	delay      time.Duration
+	regions    []string
+	blockLimit int
 
 	mu      sync.Mutex
 	seq     int
@@ -59,18 +65,19 @@ func New(opts Options) *Emulator {
 		opts.Regions = DefaultRegions
 	}
 	return &Emulator{
-		delay:   opts.Delay,
-		regions: append([]string(nil), opts.Regions...),
-		snaps:   map[string]*snapshot{},
-		images:  map[string]*image{},
-		tasks:   map[string]*importTask{},
-		tags:    map[string]map[string]string{},
-		buckets: map[string]map[string]*object{},
-		uploads: map[string]*multipart{},
-		faults:  newFaultInjector(opts.Faults),
-		counts:  map[string]int{},
-		active:  map[string]int{},
-		peak:    map[string]int{},
+		delay:      opts.Delay,
+		regions:    append([]string(nil), opts.Regions...),
+		blockLimit: opts.BlockConcurrency,
+		snaps:      map[string]*snapshot{},
+		images:     map[string]*image{},
+		tasks:      map[string]*importTask{},
+		tags:       map[string]map[string]string{},
+		buckets:    map[string]map[string]*object{},
+		uploads:    map[string]*multipart{},
+		faults:     newFaultInjector(opts.Faults),
+		counts:     map[string]int{},
+		active:     map[string]int{},
+		peak:       map[string]int{},
 	}
 }
 
@@ -243,6 +250,17 @@ func (e *Emulator) count(op string, key string) (f fault, leave func()) {
 		defer e.mu.Unlock()
 		e.active[op]--
 	}
+}
+
+// overLimit reports whether a block request of op, already counted in
+// flight, is past Options.BlockConcurrency.
+func (e *Emulator) overLimit(op string) bool {
+	if e.blockLimit <= 0 || (op != "PutSnapshotBlock" && op != "GetSnapshotBlock") {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.active[op] > e.blockLimit
 }
 
 // PeakInFlight returns the largest number of requests of op (e.g.

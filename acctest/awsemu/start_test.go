@@ -156,3 +156,38 @@ func TestObjectTagging(t *testing.T) {
 		t.Fatalf("GetObjectTagging (-want +got):\n%s", d)
 	}
 }
+
+// TestBlockConcurrencyLimit: past Options.BlockConcurrency requests at
+// once, PutSnapshotBlock is refused with ConcurrentLimitExceededException.
+func TestBlockConcurrencyLimit(t *testing.T) {
+	c := newClients(t, awsemu.Options{BlockConcurrency: 1, Faults: awsemu.Faults{
+		Rate: map[string]float64{"PutSnapshotBlock": 1}, Kinds: []awsemu.FaultKind{awsemu.FaultSlow}, SlowDelay: 300 * time.Millisecond,
+	}})
+	ctx := context.Background()
+	out, err := c.ebs().StartSnapshot(ctx, &ebs.StartSnapshotInput{VolumeSize: aws.Int64(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, awsemu.BlockSize)
+	data[0] = 1
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = putBlock(ctx, c.ebs(), aws.ToString(out.SnapshotId), int32(i), data, sum(data))
+		}()
+	}
+	wg.Wait()
+	refused := 0
+	for _, err := range errs {
+		if err != nil {
+			wantCode(t, err, "ConcurrentLimitExceededException")
+			refused++
+		}
+	}
+	if refused == 0 || refused == len(errs) {
+		t.Fatalf("%d of %d concurrent puts refused with a limit of 1, want some but not all", refused, len(errs))
+	}
+}
