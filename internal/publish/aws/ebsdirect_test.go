@@ -132,3 +132,23 @@ func TestPublishRequestDeadline(t *testing.T) {
 	}
 	checkVolume(t, readSnapshot(t, cfg, "us-east-1", res.Snapshots["us-east-1"], 0), disk)
 }
+
+// TestPublishPastTheConcurrencyLimit uploads with more workers than the
+// emulated account may run at once: the refused blocks
+// (ConcurrentLimitExceededException) are retried with backoff and the
+// snapshot is complete.
+func TestPublishPastTheConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	emu, cfg := newEmulator(t, awsemu.Options{BlockConcurrency: 2, Faults: awsemu.Faults{
+		Rate: map[string]float64{"PutSnapshotBlock": 1}, Kinds: []awsemu.FaultKind{awsemu.FaultSlow}, SlowDelay: 20 * time.Millisecond,
+	}})
+	path, disk := makeDisk(t, 64*mib, []chunk{{0, 8 * mib}}, 43)
+	res, err := publish.Publish(context.Background(), cfg, path, publish.Spec{Name: "elemental-limit", UploadConcurrency: 8}, nil)
+	if err != nil {
+		t.Fatalf("Publish past the concurrency limit: %v", err)
+	}
+	if n := emu.Calls()["PutSnapshotBlock"]; int64(n) <= res.BlocksUploaded {
+		t.Errorf("%d PutSnapshotBlock requests for %d blocks: none was refused, the test proves nothing", n, res.BlocksUploaded)
+	}
+	checkVolume(t, readSnapshot(t, cfg, "us-east-1", res.Snapshots["us-east-1"], 0), disk)
+}

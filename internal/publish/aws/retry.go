@@ -13,8 +13,10 @@ import (
 )
 
 // retryable reports whether err, returned while ctx is still live, is
-// worth another attempt: throttling, 5xx, per-request timeouts and
-// connection errors (resets, EOF) are; other API errors are not.
+// worth another attempt: throttling (with the EBS direct APIs'
+// ConcurrentLimitExceededException, a 400 the SDK does not retry), 5xx,
+// per-request timeouts and connection errors (resets, EOF) are; other API
+// errors are not.
 func retryable(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
@@ -26,7 +28,7 @@ func retryable(ctx context.Context, err error) bool {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		_, throttled := retry.DefaultThrottleErrorCodes[ae.ErrorCode()]
-		return throttled
+		return throttled || ae.ErrorCode() == "ConcurrentLimitExceededException"
 	}
 	return true
 }

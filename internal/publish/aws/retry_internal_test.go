@@ -27,6 +27,7 @@ func TestRetryable(t *testing.T) {
 		{"nil", context.Background(), nil, false},
 		{"5xx", context.Background(), resp(503, &smithy.GenericAPIError{Code: "Unavailable"}), true},
 		{"throttling", context.Background(), resp(400, &smithy.GenericAPIError{Code: "RequestThrottledException"}), true},
+		{"ebs concurrency limit", context.Background(), resp(400, &smithy.GenericAPIError{Code: "ConcurrentLimitExceededException"}), true},
 		{"access denied", context.Background(), resp(403, &smithy.GenericAPIError{Code: "AccessDeniedException"}), false},
 		{"validation", context.Background(), &smithy.GenericAPIError{Code: "ValidationException"}, false},
 		{"connection reset", context.Background(), errors.New("read: connection reset by peer"), true},
