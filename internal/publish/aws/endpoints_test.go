@@ -2,9 +2,15 @@ package aws_test
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -60,4 +66,66 @@ func TestPublishPerServiceEndpoints(t *testing.T) {
 			t.Errorf("%s never reached the emulator", op)
 		}
 	}
+}
+
+// TestPublishAssumeRole: with ConfigOptions.RoleARN, LoadConfig's
+// credentials come from STS AssumeRole (served here by a stand-in at
+// AWS_ENDPOINT_URL_STS, asked with the role, external id and session
+// name), and every emulated request is signed with the assumed key.
+func TestPublishAssumeRole(t *testing.T) {
+	const role, assumed = "arn:aws:iam::123456789012:role/publisher", "ASIAASSUMED"
+	var mu sync.Mutex
+	var asked []url.Values
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		asked = append(asked, r.PostForm)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<AssumeRoleResponse><AssumeRoleResult><AssumedRoleUser><Arn>%s/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>`+
+			`<Credentials><AccessKeyId>%s</AccessKeyId><Expiration>%s</Expiration><SecretAccessKey>s</SecretAccessKey><SessionToken>tok</SessionToken></Credentials>`+
+			`</AssumeRoleResult></AssumeRoleResponse>`, role, assumed, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	defer sts.Close()
+	emu := awsemu.New(awsemu.Options{Delay: 20 * time.Millisecond})
+	keys := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, _, _ := strings.Cut(credential(r.Header.Get("Authorization")), "/")
+		mu.Lock()
+		keys[key] = true
+		mu.Unlock()
+		emu.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	for _, kv := range awsemu.Env(srv.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	cfg, err := publish.LoadConfig(context.Background(), publish.ConfigOptions{RoleARN: role, ExternalID: "ext-1", SessionName: "elemental-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ := makeDisk(t, 64*mib, []chunk{{0, 1 * mib}}, 53)
+	if _, err := publish.Publish(context.Background(), cfg, path, publish.Spec{Name: "elemental-assumed"}, nil); err != nil {
+		t.Fatalf("Publish with an assumed role: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) == 0 || asked[0].Get("Action") != "AssumeRole" || asked[0].Get("RoleArn") != role ||
+		asked[0].Get("ExternalId") != "ext-1" || asked[0].Get("RoleSessionName") != "elemental-test" {
+		t.Fatalf("STS was asked %v", asked)
+	}
+	if len(keys) != 1 || !keys[assumed] {
+		t.Fatalf("requests were signed with %v, want only the assumed key %s", keys, assumed)
+	}
+}
+
+// credential is the Credential= part of a SigV4 Authorization header.
+func credential(auth string) string {
+	_, c, _ := strings.Cut(auth, "Credential=")
+	return c
 }
