@@ -26,10 +26,12 @@ func TestPublishWithFaults(t *testing.T) {
 		rate        float64
 		seed        uint64
 		mustSucceed bool
+		method      string
 	}{
-		{"5 percent seed 1", 0.05, 1, true},
-		{"5 percent seed 2", 0.05, 2, true},
-		{"30 percent seed 3", 0.30, 3, false},
+		{"5 percent seed 1", 0.05, 1, true, publish.ImportEBSDirect},
+		{"5 percent seed 2", 0.05, 2, true, publish.ImportEBSDirect},
+		{"5 percent s3 import", 0.05, 4, true, publish.ImportS3},
+		{"30 percent seed 3", 0.30, 3, false, publish.ImportEBSDirect},
 	}
 	// 24 MiB of data: 48 blocks, so block uploads meet faults too.
 	path, disk := makeDisk(t, 64*mib, append(defaultChunks(64*mib), chunk{20 * mib, 20 * mib}), 10)
@@ -42,7 +44,9 @@ func TestPublishWithFaults(t *testing.T) {
 				Seed:      tc.seed,
 				SlowDelay: 30 * time.Millisecond,
 			}})
+			emu.CreateBucket("b")
 			spec := faultSpec("elemental-faults")
+			spec.ImportMethod, spec.S3Bucket = tc.method, "b"
 			res, err := publish.Publish(context.Background(), cfg, path, spec, nil)
 			calls := emu.Calls()
 			emu.SetFaults(awsemu.Faults{}) // verify without faults
@@ -54,7 +58,7 @@ func TestPublishWithFaults(t *testing.T) {
 				mustEmpty(t, emu)
 				return
 			}
-			t.Logf("succeeded after %d PutSnapshotBlock requests for %d blocks", calls["PutSnapshotBlock"], res.BlocksUploaded)
+			t.Logf("succeeded after %d PutSnapshotBlock requests for %d blocks, %d UploadPart", calls["PutSnapshotBlock"], res.BlocksUploaded, calls["UploadPart"])
 			if len(res.AMIs) != 2 {
 				t.Fatalf("AMIs %v, want 2 regions", res.AMIs)
 			}
@@ -62,7 +66,7 @@ func TestPublishWithFaults(t *testing.T) {
 				checkVolume(t, readSnapshot(t, cfg, r, res.Snapshots[r], 0), disk)
 				checkImage(t, cfg, r, res.AMIs[r], res.Snapshots[r], spec)
 			}
-			if got := emu.Resources(); len(got.Images) != 2 || len(got.Snapshots) != 2 {
+			if got := emu.Resources(); len(got.Images) != 2 || len(got.Snapshots) != 2 || len(got.Objects)+len(got.Uploads)+len(got.ImportTasks) != 0 {
 				t.Errorf("emulator holds %+v, want exactly 2 images and 2 snapshots", got)
 			}
 		})
