@@ -34,6 +34,13 @@
 // seeded, deterministic decision, so retry and cleanup paths can be
 // tested.
 //
+// Tests can also look at what happened: SnapshotStart is the
+// StartSnapshot request that made a snapshot, PeakInFlight the most
+// requests of an operation served at once, Options.BlockConcurrency
+// refuses block requests past an account limit
+// (ConcurrentLimitExceededException), and S3 objects keep their tags
+// (GetObjectTagging, at most 10).
+//
 // For the tests that use it the package also reads a snapshot back with
 // the real SDK and compares it with a disk byte for byte (ReadSnapshot,
 // SnapshotData.Compare), points a client at an emulator (Config), and

@@ -34,6 +34,16 @@
 // and the child of an unencrypted parent cannot be encrypted; Publish
 // checks Spec.Encrypted against the parent before it creates anything.
 //
+// Block requests: at most Spec.UploadConcurrency PutSnapshotBlock (and
+// parent GetSnapshotBlock) requests run at once, each attempt under its
+// own Spec.RequestTimeout deadline, retried with jittered backoff on
+// throttling (ConcurrentLimitExceededException included, a 400 the SDK
+// does not retry), 5xx, timeouts and broken connections.
+//
+// Boot mode legacy-bios is refused for a disk whose MBR holds no boot
+// code (the core's UEFI-only disks), before anything is created when the
+// source is a file and when block 0 goes by when it streams.
+//
 // Lost replies: the S3 fallback records the object key (which holds the
 // run id) before CreateMultipartUpload. When that call failed or was
 // retried (the SDK's attempt metadata says so), an upload whose reply was
@@ -57,7 +67,8 @@
 // task carries elemental:source, elemental:source-digest and
 // elemental:suite-version (Spec.Source, SourceDigest, SuiteVersion; the
 // version defaults to the suite module's version in the binary's build
-// info, BuildVersion).
+// info, BuildVersion). The S3 object takes at most 10 tags, so it carries
+// the run tag and the provenance only.
 //
 // Credentials and endpoints come from the aws.Config the caller passes
 // (LoadConfig builds one the standard way, with an optional assumed role),
