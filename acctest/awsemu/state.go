@@ -26,8 +26,8 @@ type snapshot struct {
 	written                 map[int32]bool   // blocks PutSnapshotBlock wrote; the others came from the parent
 	state                   string           // pending, completing, completed, error
 	readyAt                 time.Time        // completing → completed
-	started                 time.Time
-	timeout                 time.Duration
+	started, lastWrite      time.Time
+	timeout                 time.Duration // StartSnapshot's Timeout: since the start or the last written block
 	users, groups           map[string]bool
 	start                   *SnapshotStart // the StartSnapshot request; nil for copies and imports
 }
@@ -41,11 +41,18 @@ func (s *snapshot) status(now time.Time) string {
 		}
 		return "completed"
 	case "pending":
-		if s.timeout > 0 && now.After(s.started.Add(s.timeout)) {
+		if s.timeout > 0 && now.After(later(s.started, s.lastWrite).Add(s.timeout)) {
 			return "error"
 		}
 	}
 	return s.state
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // block returns the data of block i (zeros if absent).
@@ -64,6 +71,7 @@ func (s *snapshot) putBlock(i int32, data []byte) {
 		s.written = map[int32]bool{}
 	}
 	s.written[i] = true
+	s.lastWrite = time.Now()
 	if bytes.Equal(data, zeroBlock) {
 		s.blocks[i] = nil
 		return
