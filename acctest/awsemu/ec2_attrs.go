@@ -165,6 +165,10 @@ func (e *Emulator) enableImageDeprecation(region string, f url.Values) (*ec2Resp
 	return ok(), nil
 }
 
+// CooldownPeriod is how long deregistration protection enabled with a
+// cooldown still holds after it is disabled.
+const CooldownPeriod = 24 * time.Hour
+
 func (e *Emulator) enableProtection(region string, f url.Values) (*ec2Response, *ec2Err) {
 	im, err := e.image(region, f.Get("ImageId"))
 	if err != nil {
@@ -181,6 +185,11 @@ func (e *Emulator) disableProtection(region string, f url.Values) (*ec2Response,
 	im, err := e.image(region, f.Get("ImageId"))
 	if err != nil {
 		return nil, err
+	}
+	if im.protection == "enabled-with-cooldown" {
+		// Protection enabled with a cooldown lasts 24 hours after it is
+		// disabled (EnableImageDeregistrationProtection WithCooldown).
+		im.protectedUntil = time.Now().Add(CooldownPeriod)
 	}
 	im.protection = "disabled"
 	return ok(), nil

@@ -217,6 +217,10 @@ func (e *Emulator) deregisterImage(region string, f url.Values) (*ec2Response, *
 		return nil, &ec2Err{http.StatusBadRequest, "OperationNotPermitted",
 			"Image " + im.id + " has deregistration protection enabled; disable it first"}
 	}
+	if time.Now().Before(im.protectedUntil) {
+		return nil, &ec2Err{http.StatusBadRequest, "OperationNotPermitted",
+			"Image " + im.id + " is in its deregistration protection cooldown until " + timestamp(im.protectedUntil)}
+	}
 	delete(e.images, im.id)
 	delete(e.tags, im.id)
 	if boolForm(f, "DeleteAssociatedSnapshots") {
@@ -257,7 +261,7 @@ func (e *Emulator) copyImage(region string, f url.Values) (*ec2Response, *ec2Err
 	cp.description = f.Get("Description")
 	cp.created, cp.readyAt = now, now.Add(2*e.delay)
 	cp.users, cp.groups, cp.orgs, cp.ous = nil, nil, nil, nil
-	cp.deprecation, cp.protection = "", "disabled"
+	cp.deprecation, cp.protection, cp.protectedUntil = "", "disabled", time.Time{}
 	cp.sourceID, cp.sourceRegion = src.id, srcRegion
 	cp.bdms = nil
 	specs := tagSpecs(f)

@@ -1,6 +1,7 @@
 package awsemu_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
@@ -189,5 +191,43 @@ func TestBlockConcurrencyLimit(t *testing.T) {
 	}
 	if refused == 0 || refused == len(errs) {
 		t.Fatalf("%d of %d concurrent puts refused with a limit of 1, want some but not all", refused, len(errs))
+	}
+}
+
+// TestProtectionCooldown: an AMI protected with a cooldown cannot be
+// deregistered right after its protection is lifted; one protected
+// without can.
+func TestProtectionCooldown(t *testing.T) {
+	c := newClients(t, awsemu.Options{Delay: time.Millisecond})
+	ctx := context.Background()
+	ec := c.ec2("us-east-1")
+	snap := snapshotWith(t, c, bytes.Repeat([]byte{1}, awsemu.BlockSize))
+	time.Sleep(20 * time.Millisecond)
+	for _, tc := range []struct {
+		name     string
+		cooldown bool
+	}{{"without cooldown", false}, {"with cooldown", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := ec.RegisterImage(ctx, &ec2.RegisterImageInput{
+				Name: aws.String("img-" + strings.ReplaceAll(tc.name, " ", "-")), RootDeviceName: aws.String("/dev/xvda"),
+				BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: aws.String("/dev/xvda"), Ebs: &types.EbsBlockDevice{SnapshotId: &snap}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := out.ImageId
+			if _, err := ec.EnableImageDeregistrationProtection(ctx, &ec2.EnableImageDeregistrationProtectionInput{ImageId: id, WithCooldown: &tc.cooldown}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ec.DisableImageDeregistrationProtection(ctx, &ec2.DisableImageDeregistrationProtectionInput{ImageId: id}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: id})
+			if tc.cooldown {
+				wantCode(t, err, "OperationNotPermitted")
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -106,7 +106,8 @@ type image struct {
 	created, readyAt                time.Time
 	users, groups, orgs, ous        map[string]bool
 	deprecation                     string
-	protection                      string // disabled, enabled, enabled-with-cooldown
+	protection                      string    // disabled, enabled, enabled-with-cooldown
+	protectedUntil                  time.Time // a cooldown: deregistration is refused until then
 	sourceID, sourceRegion          string
 	clientToken                     string
 }
