@@ -251,10 +251,15 @@ func Delete(ctx context.Context, cfg aws.Config, res *Result, deleteSnapshots bo
 			errs = append(errs, fmt.Errorf("describing %s in %s: %w", ami, region, err))
 			continue
 		default:
+			failed := false
 			for _, im := range out.Images {
 				if err := deleteImage(ctx, c, im, deleteSnapshots); err != nil {
 					errs = append(errs, fmt.Errorf("in %s: %w", region, err))
+					failed = true
 				}
+			}
+			if failed {
+				continue // its snapshot is still in use: no point waiting for it
 			}
 		}
 		if snap := res.Snapshots[region]; deleteSnapshots && snap != "" {
