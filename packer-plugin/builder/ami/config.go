@@ -101,6 +101,14 @@ type Config struct {
 	AMISkipBuildRegion bool `mapstructure:"skip_save_build_region" required:"false"`
 	// Parallel block (or multipart part) uploads. Default 16.
 	UploadConcurrency int `mapstructure:"upload_concurrency" required:"false"`
+	// Deadline of each EBS direct block request (PutSnapshotBlock, and
+	// GetSnapshotBlock against `parent_snapshot_id`), such as `5m`: a
+	// stalled request is abandoned and retried. Default `2m`.
+	RequestTimeout string `mapstructure:"request_timeout" required:"false"`
+	// How long the `ebs-direct` snapshot may wait for its next block or
+	// its completion before EBS cancels it (StartSnapshot's Timeout), such
+	// as `3h`: whole minutes from `10m` to `72h`. Default `2h`.
+	SnapshotTimeout string `mapstructure:"snapshot_timeout" required:"false"`
 	// A snapshot (`snap-…`, for example the previous version's) to upload
 	// over incrementally with `ebs-direct`: blocks equal to the parent's
 	// are not sent (compared by checksum), blocks the parent holds and the

@@ -140,6 +140,8 @@ type FlatConfig struct {
 	AMIForceDeleteSnapshot   *bool                         `mapstructure:"force_delete_snapshot" required:"false" cty:"force_delete_snapshot" hcl:"force_delete_snapshot"`
 	AMISkipBuildRegion       *bool                         `mapstructure:"skip_save_build_region" required:"false" cty:"skip_save_build_region" hcl:"skip_save_build_region"`
 	UploadConcurrency        *int                          `mapstructure:"upload_concurrency" required:"false" cty:"upload_concurrency" hcl:"upload_concurrency"`
+	RequestTimeout           *string                       `mapstructure:"request_timeout" required:"false" cty:"request_timeout" hcl:"request_timeout"`
+	SnapshotTimeout          *string                       `mapstructure:"snapshot_timeout" required:"false" cty:"snapshot_timeout" hcl:"snapshot_timeout"`
 	ParentSnapshotID         *string                       `mapstructure:"parent_snapshot_id" required:"false" cty:"parent_snapshot_id" hcl:"parent_snapshot_id"`
 	ImportMethod             *string                       `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
 	S3Bucket                 *string                       `mapstructure:"s3_bucket" required:"false" cty:"s3_bucket" hcl:"s3_bucket"`
@@ -219,6 +221,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"force_delete_snapshot":      &hcldec.AttrSpec{Name: "force_delete_snapshot", Type: cty.Bool, Required: false},
 		"skip_save_build_region":     &hcldec.AttrSpec{Name: "skip_save_build_region", Type: cty.Bool, Required: false},
 		"upload_concurrency":         &hcldec.AttrSpec{Name: "upload_concurrency", Type: cty.Number, Required: false},
+		"request_timeout":            &hcldec.AttrSpec{Name: "request_timeout", Type: cty.String, Required: false},
+		"snapshot_timeout":           &hcldec.AttrSpec{Name: "snapshot_timeout", Type: cty.String, Required: false},
 		"parent_snapshot_id":         &hcldec.AttrSpec{Name: "parent_snapshot_id", Type: cty.String, Required: false},
 		"import_method":              &hcldec.AttrSpec{Name: "import_method", Type: cty.String, Required: false},
 		"s3_bucket":                  &hcldec.AttrSpec{Name: "s3_bucket", Type: cty.String, Required: false},

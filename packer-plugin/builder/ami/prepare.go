@@ -77,6 +77,8 @@ func (c *Config) amiSpec() (publishaws.Spec, []error) {
 	if c.Platform == "linux/arm64" {
 		s.Architecture = "arm64"
 	}
+	s.RequestTimeout, _ = parseTimeout(c.RequestTimeout) // validate reports errors
+	s.SnapshotTimeout, _ = parseTimeout(c.SnapshotTimeout)
 	if c.DeprecateAt != "" {
 		t, err := time.Parse(time.RFC3339, c.DeprecateAt)
 		if err != nil {

@@ -46,7 +46,8 @@ func TestPrepareMapsAmazonNames(t *testing.T) {
 		"deprecate_at", "2030-01-02T03:04:05Z",
 		"deregistration_protection", map[string]any{"enabled": true, "with_cooldown": true},
 		"packer_force", true, "force_delete_snapshot", true, "skip_save_build_region", true,
-		"import_method", "s3-import", "s3_bucket", "bkt", "upload_concurrency", 4))
+		"import_method", "s3-import", "s3_bucket", "bkt", "upload_concurrency", 4,
+		"request_timeout", "90s", "snapshot_timeout", "3h30m"))
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
@@ -63,7 +64,8 @@ func TestPrepareMapsAmazonNames(t *testing.T) {
 		OUARNs:        []string{"arn:aws:organizations::111122223333:ou/o-abc/ou-1"},
 		SnapshotUsers: []string{"444455556666"}, Tags: map[string]string{"a": "b"}, SnapshotTags: map[string]string{"s": "t"},
 		DeprecateAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), DeregistrationProtection: true, ProtectionCooldown: true,
-		ForceDeregister: true, ForceDeleteSnapshot: true, ImportMethod: "s3-import", S3Bucket: "bkt", UploadConcurrency: 4}
+		ForceDeregister: true, ForceDeleteSnapshot: true, ImportMethod: "s3-import", S3Bucket: "bkt", UploadConcurrency: 4,
+		RequestTimeout: 90 * time.Second, SnapshotTimeout: 210 * time.Minute}
 	if diff := cmp.Diff(want, b.specs.ami); diff != "" {
 		t.Errorf("AMI spec (-want +got):\n%s", diff)
 	}
@@ -82,6 +84,9 @@ func TestPrepareDefaults(t *testing.T) {
 	if s.ENASupport != nil || s.ForceDeregister || s.Architecture != "x86_64" || len(warns) != 0 {
 		t.Errorf("defaults: ena %v, force %v, arch %s, warnings %q", s.ENASupport, s.ForceDeregister, s.Architecture, warns)
 	}
+	if s.RequestTimeout != 0 || s.SnapshotTimeout != 0 {
+		t.Errorf("timeouts %v and %v, want zero (the publisher's defaults)", s.RequestTimeout, s.SnapshotTimeout)
+	}
 	if !s.DeleteOnTermination || s.RootDeviceName != "" || s.VolumeType != "" || s.VolumeSizeGiB != 0 {
 		t.Errorf("root device defaults: delete on termination %v (want true), name %q, type %q, size %d",
 			s.DeleteOnTermination, s.RootDeviceName, s.VolumeType, s.VolumeSizeGiB)
@@ -94,7 +99,7 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 		"tpm_support", "v2.0", "kms_key_id", "k", "skip_save_build_region", true, "import_method", "s3-import",
 		"deprecate_at", "tomorrow", "region_kms_key_ids", map[string]string{"ap-south-1": "k"},
 		"access_key", "AKIA", "upload_concurrency", -1, "force_delete_snapshot", true, "disk_size", "8X",
-		"tag", kv("", "v")))
+		"tag", kv("", "v"), "request_timeout", "soon", "snapshot_timeout", "90s"))
 	var m *packersdk.MultiError
 	if !errors.As(err, &m) {
 		t.Fatalf("err = %v, want a MultiError", err)
@@ -109,7 +114,8 @@ func TestPrepareErrorsAtOnce(t *testing.T) {
 		`deprecate_at "tomorrow"`, "region_kms_key_ids: ap-south-1 is neither region nor in ami_regions",
 		`region_kms_key_ids["ap-south-1"]: needs encrypt_boot`, `region_kms_key_ids["ap-south-1"] "k": want a key ID`,
 		"access_key and secret_key: set both or neither", "upload_concurrency: -1 is negative",
-		"force_delete_snapshot: needs force_deregister", `disk_size: size "8X"`, "tag[0]: key is empty"}
+		"force_delete_snapshot: needs force_deregister", `disk_size: size "8X"`, "tag[0]: key is empty",
+		`request_timeout "soon": want a duration`, `snapshot_timeout "90s": want whole minutes from 10m to 72h`}
 	checkErrorPrefixes(t, got, want)
 }
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	publishaws "github.com/elemental-suite/elemental/internal/publish/aws"
@@ -100,6 +101,7 @@ func (c *Config) validate() []error {
 	if c.AMIForceDeleteSnapshot && !c.AMIForceDeregister && !c.PackerForce {
 		add("force_delete_snapshot: needs force_deregister = true (or packer build -force)")
 	}
+	errs = append(errs, c.validateTimeouts()...)
 	errs = append(errs, c.validateEncryption()...)
 	return append(errs, c.validateSharing()...)
 }
@@ -204,4 +206,35 @@ func (c *Config) buildRegionKey() string {
 		return k
 	}
 	return c.KMSKeyID
+}
+
+// validateTimeouts checks request_timeout and snapshot_timeout as the
+// publisher will: a positive deadline, and whole minutes from 10m to 72h
+// for StartSnapshot's Timeout.
+func (c *Config) validateTimeouts() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if v := c.RequestTimeout; v != "" && !strings.Contains(v, unknown) {
+		if d, err := parseTimeout(v); err != nil {
+			add("request_timeout %q: want a duration such as 5m", v)
+		} else if d <= 0 {
+			add("request_timeout %q: want a positive duration such as 5m", v)
+		}
+	}
+	if v := c.SnapshotTimeout; v != "" && !strings.Contains(v, unknown) {
+		if d, err := parseTimeout(v); err != nil {
+			add("snapshot_timeout %q: want a duration such as 3h", v)
+		} else if d%time.Minute != 0 || d < 10*time.Minute || d > 72*time.Hour {
+			add("snapshot_timeout %q: want whole minutes from 10m to 72h", v)
+		}
+	}
+	return errs
+}
+
+// parseTimeout parses a duration field; empty is zero (the default).
+func parseTimeout(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(v)
 }
