@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/elemental-suite/elemental/acctest/awsemu"
 	publish "github.com/elemental-suite/elemental/internal/publish/aws"
 )
 
@@ -33,6 +34,29 @@ func TestAcceptanceRealAWS(t *testing.T) {
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		t.Skipf("real-AWS acceptance test: no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): %v", err)
 	}
+	acceptance(ctx, t, cfg, os.Getenv("ELEMENTAL_AWS_ACC_COPY_REGION"))
+}
+
+// TestAcceptanceOnEmulator runs the body of the real-AWS acceptance test
+// against the emulator, so the test that only runs with credentials is
+// known to work (and cannot rot) before anyone spends money on it. Its
+// cleanup must leave the emulator empty.
+func TestAcceptanceOnEmulator(t *testing.T) {
+	emu, cfg := newEmulator(t, awsemu.Options{})
+	t.Cleanup(func() { // runs after the cleanup acceptance registers
+		if left := emu.Resources(); !left.Empty() {
+			t.Errorf("left after the acceptance test's cleanup: %+v", left)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	acceptance(ctx, t, cfg, "us-west-2")
+}
+
+// acceptance publishes a small disk with cfg (optionally copying it to
+// copyRegion), checks the registration attributes, tags and snapshot
+// contents, and deletes everything when the test ends.
+func acceptance(ctx context.Context, t *testing.T, cfg aws.Config, copyRegion string) {
 	path, disk := makeDisk(t, 64*mib, defaultChunks(64*mib), 30)
 	spec := publish.Spec{
 		Name:        "elemental-acc-" + time.Now().UTC().Format("20060102-150405"),
@@ -42,8 +66,8 @@ func TestAcceptanceRealAWS(t *testing.T) {
 		DeprecateAt: time.Now().Add(24 * time.Hour).Truncate(time.Minute),
 		Provenance:  provenance,
 	}
-	if r := os.Getenv("ELEMENTAL_AWS_ACC_COPY_REGION"); r != "" {
-		spec.Regions = []string{r}
+	if copyRegion != "" {
+		spec.Regions = []string{copyRegion}
 	}
 	res, err := publish.Publish(ctx, cfg, path, spec, func(e publish.Event) {
 		if e.Stage != "upload" {
