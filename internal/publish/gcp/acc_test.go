@@ -42,8 +42,32 @@ func TestAcceptanceRealGCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	acceptance(ctx, t, c, os.Getenv("ELEMENTAL_GCP_PROJECT"), os.Getenv("ELEMENTAL_GCP_BUCKET"))
+}
+
+// TestAcceptanceOnEmulator runs the body of the real-GCP acceptance test
+// against the emulator, so the test that only runs with credentials is
+// known to work (and cannot rot) before anyone spends money on it. Its
+// cleanup must leave no image and no object.
+func TestAcceptanceOnEmulator(t *testing.T) {
+	f := newFixture(t, gcpemuOptions())
+	t.Cleanup(func() { // runs after the cleanup acceptance registers
+		objs, err := f.emu.Objects(testBucket)
+		if imgs := f.emu.Images(testProject); len(imgs) != 0 || len(objs) != 0 || err != nil {
+			t.Errorf("left after the acceptance test's cleanup: %d images, objects %v (%v)", len(imgs), objs, err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	acceptance(ctx, t, f.clients, testProject, testBucket)
+}
+
+// acceptance publishes a small disk to project through bucket with c,
+// checks the image's attributes and that the object is gone, and deletes
+// the image when the test ends.
+func acceptance(ctx context.Context, t *testing.T, c gcp.Clients, project, bucket string) {
 	spec := gcp.Spec{
-		ProjectID: os.Getenv("ELEMENTAL_GCP_PROJECT"), Bucket: os.Getenv("ELEMENTAL_GCP_BUCKET"),
+		ProjectID: project, Bucket: bucket,
 		ImageName: fmt.Sprintf("elemental-acc-%d", time.Now().Unix()), Family: "elemental-acc",
 		Description: "elemental acceptance test, safe to delete", Labels: map[string]string{"purpose": "acctest"},
 		Provenance:  map[string]string{"source-digest": "sha256:" + strings.Repeat("ab", 32)},
