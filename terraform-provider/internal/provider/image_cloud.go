@@ -2,6 +2,7 @@ package provider
 
 import (
 	"regexp"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -53,6 +54,8 @@ type awsImageModel struct {
 	ImportMethod     types.String `tfsdk:"import_method"`
 	S3Bucket         types.String `tfsdk:"s3_bucket"`
 	Concurrency      types.Int64  `tfsdk:"upload_concurrency"`
+	RequestTimeout   types.String `tfsdk:"request_timeout"`
+	SnapshotTimeout  types.String `tfsdk:"snapshot_timeout"`
 }
 
 // deregProtectionModel is aws.deregistration_protection.
@@ -207,6 +210,12 @@ func awsImageAttributes() map[string]schema.Attribute {
 		"s3_bucket": optString("Bucket for `import_method` `s3-import`."),
 		"upload_concurrency": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 1024)},
 			MarkdownDescription: "Parallel block or part uploads (default 16)."},
+		"request_timeout": optString("Deadline of each EBS direct block request (PutSnapshotBlock, and GetSnapshotBlock "+
+			"against `parent_snapshot_id`), such as `5m`: a stalled request is abandoned and retried. Default `2m`.",
+			durationValidator{min: time.Nanosecond, want: "a positive duration such as 5m"}),
+		"snapshot_timeout": optString("How long the `ebs-direct` snapshot may wait for its next block or its completion "+
+			"before EBS cancels it (StartSnapshot's `Timeout`), such as `3h`: whole minutes from `10m` to `72h`. Default `2h`.",
+			durationValidator{min: 10 * time.Minute, max: 72 * time.Hour, unit: time.Minute, want: "whole minutes from 10m to 72h"}),
 	}
 }
 

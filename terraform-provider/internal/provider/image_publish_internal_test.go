@@ -36,7 +36,8 @@ func nullAWS(regions ...string) *awsImageModel {
 		VolumeType: types.StringNull(), VolumeSize: types.Int64Null(), DeleteOnTerm: types.BoolNull(),
 		DeprecateAt: types.StringNull(), DeregProtection: types.ObjectNull(deregProtectionTypes), Encrypted: types.BoolNull(),
 		KMSKeyID: types.StringNull(), RegionKMSKeyIDs: types.MapNull(types.StringType), SkipBuildRegion: types.BoolNull(),
-		ParentSnap: types.StringNull(), ImportMethod: types.StringNull(), S3Bucket: types.StringNull(), Concurrency: types.Int64Null()}
+		ParentSnap: types.StringNull(), ImportMethod: types.StringNull(), S3Bucket: types.StringNull(), Concurrency: types.Int64Null(),
+		RequestTimeout: types.StringNull(), SnapshotTimeout: types.StringNull()}
 }
 
 func imageWith(a *awsImageModel, g *gcpImageModel) imageModel {
@@ -64,7 +65,7 @@ func TestToAWSSpec(t *testing.T) {
 		Encrypted: types.BoolValue(true), KMSKeyID: types.StringValue("alias/ignored"),
 		RegionKMSKeyIDs: strMap(map[string]string{"us-east-1": key1, "eu-west-1": key2}), SkipBuildRegion: types.BoolValue(true),
 		ParentSnap: types.StringValue("snap-0123"), ImportMethod: types.StringValue("ebs-direct"), S3Bucket: types.StringValue("bkt"),
-		Concurrency: types.Int64Value(4)}
+		Concurrency: types.Int64Value(4), RequestTimeout: types.StringValue("90s"), SnapshotTimeout: types.StringValue("3h30m")}
 	got, err := toAWSSpec(ctx, imageWith(a, nil), "terraform-provider-elemental test")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestToAWSSpec(t *testing.T) {
 		Tags: map[string]string{"team": "os"}, SnapshotTags: map[string]string{"kind": "snap"},
 		DeprecateAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), DeregistrationProtection: true, ProtectionCooldown: true,
 		ForceDeregister: true, ForceDeleteSnapshot: true, ImportMethod: "ebs-direct", ParentSnapshotID: "snap-0123",
-		S3Bucket: "bkt", UploadConcurrency: 4, Source: "reg/os:1", SourceDigest: "sha256:d",
+		S3Bucket: "bkt", UploadConcurrency: 4, RequestTimeout: 90 * time.Second, SnapshotTimeout: 210 * time.Minute, Source: "reg/os:1", SourceDigest: "sha256:d",
 		SuiteVersion: "terraform-provider-elemental test", Provenance: map[string]string{"elemental:build": "abc"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spec (-want +got):\n%s", diff)
@@ -99,7 +100,8 @@ func TestToAWSSpecDefaults(t *testing.T) {
 	}
 	if s.ENASupport != nil || s.SriovSupport != nil || !s.DeleteOnTermination || s.SnapshotTags["team"] != "os" ||
 		s.Name != "elemental-abc" || s.RegionKMSKeyIDs != nil || s.LaunchUsers != nil ||
-		!cmp.Equal(s.LaunchGroups, []string{"all"}) || !cmp.Equal(s.SnapshotGroups, []string{"all"}) {
+		!cmp.Equal(s.LaunchGroups, []string{"all"}) || !cmp.Equal(s.SnapshotGroups, []string{"all"}) ||
+		s.RequestTimeout != 0 || s.SnapshotTimeout != 0 {
 		t.Errorf("spec %+v", s)
 	}
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -73,6 +74,10 @@ func toAWSSpec(ctx context.Context, m imageModel, suite string) (awspub.Spec, er
 		listInto(ctx, a.SnapshotAccounts, &spec.SnapshotUsers)}
 	var err error
 	spec.DeprecateAt, err = parseTime(a.DeprecateAt, "aws.deprecate_at")
+	errs = append(errs, err)
+	spec.RequestTimeout, err = parseDuration(a.RequestTimeout, "aws.request_timeout")
+	errs = append(errs, err)
+	spec.SnapshotTimeout, err = parseDuration(a.SnapshotTimeout, "aws.snapshot_timeout")
 	errs = append(errs, err)
 	if known(a.DeregProtection) {
 		var p deregProtectionModel
@@ -179,4 +184,17 @@ func shieldedState(ctx context.Context, v types.Object) (*gcppub.ShieldedState, 
 		}
 	}
 	return st, errors.Join(errs...)
+}
+
+// parseDuration parses a duration attribute (the validators bound it); a
+// null or empty value is zero, the publisher's default.
+func parseDuration(v types.String, what string) (time.Duration, error) {
+	if v.IsNull() || v.ValueString() == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v.ValueString())
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a duration such as 5m: %w", what, err)
+	}
+	return d, nil
 }

@@ -92,6 +92,38 @@ func chunkSize(s string) (int, error) {
 	return int(n), nil
 }
 
+// durationValidator accepts a duration such as 5m or 3h (time.ParseDuration)
+// of at least min, at most max (when set) and a multiple of unit (when
+// set); want says so in its errors.
+type durationValidator struct {
+	min, max, unit time.Duration
+	want           string
+}
+
+var _ validator.String = durationValidator{}
+
+func (v durationValidator) Description(context.Context) string { return v.want }
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := v.parse(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}
+
+// parse returns s as a duration within the validator's bounds.
+func (v durationValidator) parse(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < v.min || (v.max > 0 && d > v.max) || (v.unit > 0 && d%v.unit != 0) {
+		return 0, fmt.Errorf("%q: want %s", s, v.want)
+	}
+	return d, nil
+}
+
 // pemOrBase64Validator accepts a PEM block or base64 content.
 type pemOrBase64Validator struct{}
 

@@ -55,6 +55,14 @@ func TestImageCloudValidation(t *testing.T) {
     encrypted  = true
     kms_key_id = "alias/os"
   }`, want: `aws.kms_key_id: "alias/os": the ebs-direct import`},
+		{name: "request timeout", block: `aws {
+    regions         = ["us-east-1"]
+    request_timeout = "0s"
+  }`, want: `aws.request_timeout: "0s": want a positive duration`},
+		{name: "snapshot timeout", block: `aws {
+    regions          = ["us-east-1"]
+    snapshot_timeout = "90s"
+  }`, want: `aws.snapshot_timeout: "90s": want whole minutes from 10m to\s+72h`},
 		{name: "gcp license", block: `gcp {
     bucket   = "b"
     licenses = ["my-license"]
