@@ -10,9 +10,15 @@ import (
 // first sector (the MBR), which a BIOS runs to boot it.
 const mbrCodeSize = 440
 
+// needsBIOSCode reports whether an AMI of boot mode mode may boot the
+// disk through a BIOS: legacy-bios always, uefi-preferred on every
+// instance type without UEFI firmware (it falls back to legacy BIOS).
+func needsBIOSCode(mode string) bool { return mode == "legacy-bios" || mode == "uefi-preferred" }
+
 // hasBIOSCode reports whether the first sector of a disk, sector0, holds
 // boot code. The core writes UEFI-only GPT disks whose protective MBR has
-// none, so a legacy-bios AMI of them could never boot.
+// none, so a legacy-bios or uefi-preferred AMI of them would not boot
+// (uefi-preferred: on instance types without UEFI).
 func hasBIOSCode(sector0 []byte) bool {
 	for _, b := range sector0[:min(len(sector0), mbrCodeSize)] {
 		if b != 0 {
@@ -22,19 +28,19 @@ func hasBIOSCode(sector0 []byte) bool {
 	return false
 }
 
-// errNoBIOSCode is the error for a legacy-bios spec and a disk without
-// MBR boot code.
-func errNoBIOSCode(name string) error {
-	return fmt.Errorf("boot mode legacy-bios needs a disk that supports it, and %s has no BIOS boot code in its MBR (a UEFI-only disk: use uefi): %w", name, ErrInvalidSpec)
+// errNoBIOSCode is the error for a legacy-bios or uefi-preferred spec and
+// a disk without MBR boot code.
+func errNoBIOSCode(mode, name string) error {
+	return fmt.Errorf("boot mode %s needs a disk that can boot through a BIOS, and %s has no BIOS boot code in its MBR (a UEFI-only disk: use uefi): %w", mode, name, ErrInvalidSpec)
 }
 
 // checkBIOSFile reads the first sector of a random-access disk when the
-// spec asks for legacy-bios, so an unbootable AMI is refused before
+// spec asks for a BIOS boot mode, so an unbootable AMI is refused before
 // anything is created. Sources that only stream blocks are checked as
 // block 0 goes by (uploader.run).
 func checkBIOSFile(spec Spec, src Source) error {
 	ra, ok := src.(io.ReaderAt)
-	if spec.BootMode != "legacy-bios" || !ok {
+	if !needsBIOSCode(spec.BootMode) || !ok {
 		return nil
 	}
 	sector := make([]byte, mbrCodeSize)
@@ -42,7 +48,7 @@ func checkBIOSFile(spec Spec, src Source) error {
 		return fmt.Errorf("reading the MBR of %s: %w", src.Name(), err)
 	}
 	if !hasBIOSCode(sector) {
-		return errNoBIOSCode(src.Name())
+		return errNoBIOSCode(spec.BootMode, src.Name())
 	}
 	return nil
 }

@@ -40,9 +40,11 @@
 // throttling (ConcurrentLimitExceededException included, a 400 the SDK
 // does not retry), 5xx, timeouts and broken connections.
 //
-// Boot mode legacy-bios is refused for a disk whose MBR holds no boot
-// code (the core's UEFI-only disks), before anything is created when the
-// source is a file and when block 0 goes by when it streams.
+// Boot modes legacy-bios and uefi-preferred (which falls back to legacy
+// BIOS on instance types without UEFI) are refused for a disk whose MBR
+// holds no boot code (the core's UEFI-only disks), before anything is
+// created when the source is a file and when block 0 goes by when it
+// streams.
 //
 // Lost replies: the S3 fallback records the object key (which holds the
 // run id) before CreateMultipartUpload. When that call failed or was

@@ -193,8 +193,8 @@ func (u *uploader) run(ctx context.Context, src Source, volBlocks int64) error {
 		copy(buf, data)
 		return send(block{int32(idx), buf})
 	})
-	if err == nil && u.p.spec.BootMode == "legacy-bios" && !seen.has(0) {
-		err = errNoBIOSCode(src.Name()) // an all-zero first block
+	if err == nil && needsBIOSCode(u.p.spec.BootMode) && !seen.has(0) {
+		err = errNoBIOSCode(u.p.spec.BootMode, src.Name()) // an all-zero first block
 	}
 	if err == nil {
 		err = u.fill(seen, volBlocks, func(i int64) error { return send(block{int32(i), zeroBlock}) })
@@ -211,7 +211,8 @@ func (u *uploader) run(ctx context.Context, src Source, volBlocks int64) error {
 }
 
 // accept checks a block the source yielded: aligned, inside the volume,
-// new, and (for legacy-bios) a first block with MBR boot code.
+// new, and (for legacy-bios and uefi-preferred) a first block with MBR
+// boot code.
 func (u *uploader) accept(seen bitmap, volBlocks int64, src Source, off int64, data []byte) error {
 	idx := off / BlockSize
 	switch {
@@ -219,8 +220,8 @@ func (u *uploader) accept(seen bitmap, volBlocks int64, src Source, off int64, d
 		return fmt.Errorf("block of %d bytes at offset %d is not a block of the %d-block volume", len(data), off, volBlocks)
 	case seen.has(idx):
 		return fmt.Errorf("block %d came twice", idx)
-	case idx == 0 && u.p.spec.BootMode == "legacy-bios" && !hasBIOSCode(data):
-		return errNoBIOSCode(src.Name())
+	case idx == 0 && needsBIOSCode(u.p.spec.BootMode) && !hasBIOSCode(data):
+		return errNoBIOSCode(u.p.spec.BootMode, src.Name())
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ type Spec struct {
 	Name         string // ami_name, required
 	Description  string
 	Architecture string // x86_64 (default) or arm64
-	BootMode     string // uefi (default), uefi-preferred or legacy-bios (needs MBR boot code on the disk)
+	BootMode     string // uefi (default), uefi-preferred or legacy-bios (both need MBR boot code on the disk)
 
 	ENASupport     *bool  // nil means true
 	SriovSupport   *bool  // true sets SriovNetSupport "simple"
