@@ -69,7 +69,10 @@ type Config struct {
 	// must then be a key ARN with `ebs-direct`).
 	RegionKMSKeyIDs map[string]string `mapstructure:"region_kms_key_ids" required:"false"`
 	// `uefi` (default), `uefi-preferred` or `legacy-bios`. Elemental disks
-	// boot through shim and GRUB on UEFI.
+	// boot through shim and GRUB on UEFI; the other two modes (uefi-preferred
+	// falls back to BIOS on instance types without UEFI) need BIOS boot code
+	// in the disk's MBR, which the core's UEFI-only disks lack, so the
+	// publish refuses them for such a disk.
 	BootMode string `mapstructure:"boot_mode" required:"false"`
 	// Enable enhanced networking (ENA). Default true.
 	ENASupport config.Trilean `mapstructure:"ena_support" required:"false"`

@@ -171,7 +171,9 @@ func awsImageAttributes() map[string]schema.Attribute {
 		"tags": optTags("Tags on the AMIs, and on their snapshots unless `snapshot_tags` is set. At most 44 " +
 			"(`elemental:*` provenance tags are added)."),
 		"snapshot_tags": optTags("Tags on the snapshots (default: `tags`)."),
-		"boot_mode": optString("Boot mode: `uefi` (default), `uefi-preferred` or `legacy-bios`.",
+		"boot_mode": optString("Boot mode: `uefi` (default), `uefi-preferred` or `legacy-bios`. The last two (`uefi-preferred` "+
+			"boots through BIOS on instance types without UEFI) need BIOS boot code in the disk's MBR, which the core's UEFI-only "+
+			"disks lack, so publishing refuses them for such a disk.",
 			stringvalidator.OneOf("uefi", "uefi-preferred", "legacy-bios")),
 		"ena_support":       optBool("Enable enhanced networking (ENA). Default `true`."),
 		"sriov_net_support": optString("`simple` enables SR-IOV (Intel 82599 VF) networking.", stringvalidator.OneOf("simple")),
