@@ -180,7 +180,7 @@ func awsImageAttributes() map[string]schema.Attribute {
 		"imds_support": optString("`v2.0` to require IMDSv2 on instances launched from the AMI.",
 			stringvalidator.OneOf("v2.0")),
 		"tpm_support": optString("`v2.0` gives instances a NitroTPM; needs `boot_mode` `uefi`.", stringvalidator.OneOf("v2.0")),
-		"uefi_data":   optString("Base64 UEFI variable store (Secure Boot keys); not with `boot_mode` `legacy-bios`.", base64Validator{}),
+		"uefi_data":   optString("Base64 UEFI variable store (Secure Boot keys); not with `boot_mode` `legacy-bios`.", base64Content()),
 		"root_device_name": optString("Root device name (default `/dev/xvda`).",
 			stringvalidator.RegexMatches(regexp.MustCompile(`^/dev/[a-z0-9]+$`), "must be a device such as /dev/xvda or /dev/sda1")),
 		"volume_type": optString("Root volume type (default `gp3`).",
@@ -188,7 +188,7 @@ func awsImageAttributes() map[string]schema.Attribute {
 		"volume_size": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 65536)},
 			MarkdownDescription: "Root volume size in GiB (default: the disk size rounded up)."},
 		"delete_on_termination": optBool("Delete the root volume when an instance launched from the AMI terminates. Default `true`."),
-		"deprecate_at":          optString("RFC 3339 time at which the AMI is deprecated (`deprecation_time` of `aws_ami`).", rfc3339Validator{}),
+		"deprecate_at":          optString("RFC 3339 time at which the AMI is deprecated (`deprecation_time` of `aws_ami`).", rfc3339Time()),
 		"deregistration_protection": schema.SingleNestedAttribute{Optional: true,
 			MarkdownDescription: "Deregistration protection of the AMIs. Destroying the resource lifts it first.",
 			Attributes: map[string]schema.Attribute{
@@ -214,15 +214,15 @@ func awsImageAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Parallel block or part uploads (default 16)."},
 		"request_timeout": optString("Deadline of each EBS direct block request (PutSnapshotBlock, and GetSnapshotBlock "+
 			"against `parent_snapshot_id`), such as `5m`: a stalled request is abandoned and retried. Default `2m`.",
-			durationValidator{min: time.Nanosecond, want: "a positive duration such as 5m"}),
+			durationString(time.Nanosecond, 0, 0, "a positive duration such as 5m")),
 		"snapshot_timeout": optString("How long the `ebs-direct` snapshot may wait for its next block or its completion "+
 			"before EBS cancels it (StartSnapshot's `Timeout`), such as `3h`: whole minutes from `10m` to `72h`. Default `2h`.",
-			durationValidator{min: 10 * time.Minute, max: 72 * time.Hour, unit: time.Minute, want: "whole minutes from 10m to 72h"}),
+			durationString(10*time.Minute, 72*time.Hour, time.Minute, "whole minutes from 10m to 72h")),
 	}
 }
 
 func gcpImageBlock() schema.SingleNestedBlock {
-	rfc := func(desc string) schema.StringAttribute { return optString(desc, rfc3339Validator{}) }
+	rfc := func(desc string) schema.StringAttribute { return optString(desc, rfc3339Time()) }
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Publish the disk as a Compute Engine image (upload to Cloud Storage + images.insert). " +
 			"Credentials and endpoints come from the provider's `gcp` block.",
@@ -248,10 +248,10 @@ func gcpImageBlock() schema.SingleNestedBlock {
 				MarkdownDescription: "Secure Boot variables of the image. Each value is a PEM certificate or base64 content " +
 					"(e.g. `filebase64(\"db.der\")`: a DER certificate or an EFI signature list).",
 				Attributes: map[string]schema.Attribute{
-					"pk":   optString("Platform key.", pemOrBase64Validator{}),
-					"keks": optStrings("Key exchange keys.", pemOrBase64Validator{}),
-					"dbs":  optStrings("Signature database entries.", pemOrBase64Validator{}),
-					"dbxs": optStrings("Forbidden signature database entries.", pemOrBase64Validator{}),
+					"pk":   optString("Platform key.", pemOrBase64Content()),
+					"keks": optStrings("Key exchange keys.", pemOrBase64Content()),
+					"dbs":  optStrings("Signature database entries.", pemOrBase64Content()),
+					"dbxs": optStrings("Forbidden signature database entries.", pemOrBase64Content()),
 				}},
 			"deprecate_at": rfc("RFC 3339 time at which the image is marked DEPRECATED."),
 			"obsolete_at":  rfc("RFC 3339 time at which the image is marked OBSOLETE (not before `deprecate_at`)."),
@@ -259,7 +259,7 @@ func gcpImageBlock() schema.SingleNestedBlock {
 			"compression_level": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 9)},
 				MarkdownDescription: "Deflate level of the tarball, 1 (fastest) to 9 (smallest). Default 6."},
 			"upload_chunk_size": optString("Size of each resumable upload request, e.g. `64MiB`: a multiple of 256 KiB up to 1 GiB, "+
-				"and the memory the upload buffers. Default `16MiB`.", chunkSizeValidator{}),
+				"and the memory the upload buffers. Default `16MiB`.", chunkSizeString()),
 		},
 	}
 }

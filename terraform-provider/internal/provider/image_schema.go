@@ -74,7 +74,7 @@ func formatNames() []string {
 func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	sizeAttr := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Optional: true, MarkdownDescription: desc,
-			Validators:    []validator.String{sizeValidator{}},
+			Validators:    []validator.String{sizeString()},
 			PlanModifiers: []planmodifier.String{replaceString()}}
 	}
 	resp.Schema = schema.Schema{

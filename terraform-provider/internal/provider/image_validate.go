@@ -19,66 +19,56 @@ import (
 	gcppub "github.com/elemental-suite/elemental/internal/publish/gcp"
 )
 
-// rfc3339Validator accepts an RFC 3339 time such as 2027-01-01T00:00:00Z.
-type rfc3339Validator struct{}
-
-var _ validator.String = rfc3339Validator{}
-
-func (rfc3339Validator) Description(context.Context) string {
-	return "an RFC 3339 time such as 2027-01-01T00:00:00Z"
+// stringCheck is a string attribute validator: check runs on a known
+// value, and its error is reported at the attribute under summary. One
+// type serves every format the schema checks, so each format is only its
+// check function.
+type stringCheck struct {
+	desc, summary string
+	check         func(string) error
 }
 
-func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+var _ validator.String = stringCheck{}
 
-func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v stringCheck) Description(context.Context) string { return v.desc }
+
+func (v stringCheck) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time",
-			fmt.Sprintf("%s: want an RFC 3339 time such as 2027-01-01T00:00:00Z: %v", req.Path, err))
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, fmt.Sprintf("%s: %v", req.Path, err))
 	}
 }
 
-// base64Validator accepts standard base64.
-type base64Validator struct{}
-
-var _ validator.String = base64Validator{}
-
-func (base64Validator) Description(context.Context) string { return "base64 (standard encoding)" }
-
-func (v base64Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (base64Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := base64.StdEncoding.DecodeString(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid base64", fmt.Sprintf("%s: not base64: %v", req.Path, err))
-	}
+// rfc3339Time accepts an RFC 3339 time such as 2027-01-01T00:00:00Z.
+func rfc3339Time() stringCheck {
+	const want = "an RFC 3339 time such as 2027-01-01T00:00:00Z"
+	return stringCheck{desc: want, summary: "Invalid time", check: func(s string) error {
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			return fmt.Errorf("want %s: %w", want, err)
+		}
+		return nil
+	}}
 }
 
-// chunkSizeValidator accepts a size that is a multiple of 256 KiB up to
+// base64Content accepts standard base64.
+func base64Content() stringCheck {
+	return stringCheck{desc: "base64 (standard encoding)", summary: "Invalid base64", check: func(s string) error {
+		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+			return fmt.Errorf("not base64: %w", err)
+		}
+		return nil
+	}}
+}
+
+// chunkSizeString accepts a size that is a multiple of 256 KiB up to
 // 1 GiB, as resumable uploads take.
-type chunkSizeValidator struct{}
-
-var _ validator.String = chunkSizeValidator{}
-
-func (chunkSizeValidator) Description(context.Context) string {
-	return "a size that is a multiple of 256KiB up to 1GiB"
-}
-
-func (v chunkSizeValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (chunkSizeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := chunkSize(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid chunk size", fmt.Sprintf("%s: %v", req.Path, err))
-	}
+func chunkSizeString() stringCheck {
+	return stringCheck{desc: "a size that is a multiple of 256KiB up to 1GiB", summary: "Invalid chunk size",
+		check: func(s string) error { _, err := chunkSize(s); return err }}
 }
 
 func chunkSize(s string) (int, error) {
@@ -92,58 +82,23 @@ func chunkSize(s string) (int, error) {
 	return int(n), nil
 }
 
-// durationValidator accepts a duration such as 5m or 3h (time.ParseDuration)
+// durationString accepts a duration such as 5m or 3h (time.ParseDuration)
 // of at least min, at most max (when set) and a multiple of unit (when
 // set); want says so in its errors.
-type durationValidator struct {
-	min, max, unit time.Duration
-	want           string
+func durationString(min, max, unit time.Duration, want string) stringCheck {
+	return stringCheck{desc: want, summary: "Invalid duration", check: func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < min || (max > 0 && d > max) || (unit > 0 && d%unit != 0) {
+			return fmt.Errorf("%q: want %s", s, want)
+		}
+		return nil
+	}}
 }
 
-var _ validator.String = durationValidator{}
-
-func (v durationValidator) Description(context.Context) string { return v.want }
-
-func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (v durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := v.parse(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s: %v", req.Path, err))
-	}
-}
-
-// parse returns s as a duration within the validator's bounds.
-func (v durationValidator) parse(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil || d < v.min || (v.max > 0 && d > v.max) || (v.unit > 0 && d%v.unit != 0) {
-		return 0, fmt.Errorf("%q: want %s", s, v.want)
-	}
-	return d, nil
-}
-
-// pemOrBase64Validator accepts a PEM block or base64 content.
-type pemOrBase64Validator struct{}
-
-var _ validator.String = pemOrBase64Validator{}
-
-func (pemOrBase64Validator) Description(context.Context) string {
-	return "a PEM certificate or base64 content"
-}
-
-func (v pemOrBase64Validator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (pemOrBase64Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := pemOrBase64(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid key", fmt.Sprintf("%s: %v", req.Path, err))
-	}
+// pemOrBase64Content accepts a PEM block or base64 content.
+func pemOrBase64Content() stringCheck {
+	return stringCheck{desc: "a PEM certificate or base64 content", summary: "Invalid key",
+		check: func(s string) error { _, err := pemOrBase64(s); return err }}
 }
 
 // pemOrBase64 returns PEM text as is and decodes anything else as base64.

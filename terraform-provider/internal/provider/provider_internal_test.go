@@ -42,7 +42,7 @@ func TestParseSize(t *testing.T) {
 					t.Fatalf("parseSize(%q) = %d, want an error", tt.in, got)
 				}
 				resp := &validator.StringResponse{}
-				sizeValidator{}.ValidateString(context.Background(), validator.StringRequest{
+				sizeString().ValidateString(context.Background(), validator.StringRequest{
 					Path: path.Root("disk_size"), ConfigValue: types.StringValue(tt.in)}, resp)
 				if !resp.Diagnostics.HasError() {
 					t.Error("validator accepted it")

@@ -1,13 +1,10 @@
 package provider
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 )
 
 var sizeUnits = map[string]int64{
@@ -42,22 +39,8 @@ func parseSize(s string) (int64, error) {
 	return int64(v), nil
 }
 
-// sizeValidator checks that a string attribute parses with parseSize.
-type sizeValidator struct{}
-
-var _ validator.String = sizeValidator{}
-
-func (sizeValidator) Description(context.Context) string {
-	return "a size such as 8GiB, 512MiB or a number of bytes"
-}
-
-func (v sizeValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (sizeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := parseSize(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid size", err.Error())
-	}
+// sizeString accepts what parseSize parses.
+func sizeString() stringCheck {
+	return stringCheck{desc: "a size such as 8GiB, 512MiB or a number of bytes", summary: "Invalid size",
+		check: func(s string) error { _, err := parseSize(s); return err }}
 }
