@@ -40,6 +40,9 @@ func TestPublishStartSnapshotParameters(t *testing.T) {
 			SnapshotTimeout: 30 * time.Minute, SnapshotTags: map[string]string{"kind": "root"}, Provenance: provenance},
 			awsemu.SnapshotStart{VolumeSize: 1, Description: "test derivative", Timeout: 30, Encrypted: true, KmsKeyArn: key,
 				Tags: mergeMaps(map[string]string{"kind": "root"}, provenance)}},
+		{"build region key from region_kms_key_ids", publish.Spec{Encrypted: true,
+			RegionKMSKeyIDs: map[string]string{"us-east-1": key}},
+			awsemu.SnapshotStart{VolumeSize: 1, Timeout: 120, Encrypted: true, KmsKeyArn: key}},
 		{"parent", publish.Spec{ParentSnapshotID: parent.Snapshots["us-east-1"], SnapshotTimeout: 72 * time.Hour},
 			awsemu.SnapshotStart{VolumeSize: 1, Timeout: 4320, ParentSnapshotID: parent.Snapshots["us-east-1"]}},
 	}

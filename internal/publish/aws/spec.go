@@ -49,9 +49,9 @@ type Spec struct {
 	DeleteOnTermination bool
 
 	Encrypted           bool
-	KMSKeyID            string            // needs Encrypted; empty means the account's default EBS key; a key ARN for ImportEBSDirect
+	KMSKeyID            string            // needs Encrypted; empty means RegionKMSKeyIDs[Region], else the account's default EBS key; a key ARN for ImportEBSDirect
 	Regions             []string          // ami_regions: copy targets besides the build region
-	RegionKMSKeyIDs     map[string]string // region_kms_key_ids
+	RegionKMSKeyIDs     map[string]string // region_kms_key_ids: each copy region's key, and the build region's when KMSKeyID is empty
 	SkipSaveBuildRegion bool              // deregister the build-region AMI once copied
 
 	LaunchUsers, LaunchGroups, OrgARNs, OUARNs []string
@@ -136,6 +136,9 @@ func (s Spec) normalize(cfgRegion string) (Spec, error) {
 		}
 	}
 	def(&s.Region, cfgRegion)
+	// region_kms_key_ids may name the build region too (packer-plugin-
+	// amazon reads it so); KMSKeyID, when set, wins there.
+	def(&s.KMSKeyID, s.RegionKMSKeyIDs[s.Region])
 	def(&s.Architecture, "x86_64")
 	def(&s.BootMode, "uefi")
 	def(&s.RootDeviceName, "/dev/xvda")
