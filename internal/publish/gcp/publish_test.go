@@ -2,17 +2,11 @@ package gcp_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"hash/crc32"
 	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +27,7 @@ func TestPublishRoundTrip(t *testing.T) {
 	f := newFixture(t, gcpemuOptions())
 	raw := defaultDisk(t)
 	wantDigest := paddedDigest(t, raw)
-	der := testCertificate(t)
+	der := gcp.SelfSignedCertificate(t)
 	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	tests := []struct {
 		name         string
@@ -306,19 +300,4 @@ func checkResumable(t *testing.T, before, after map[string]int, res *gcp.Result,
 		t.Errorf("upload: %d initiations and %d chunk requests for %d bytes; want 1 resumable session of at least %d chunks of %d",
 			starts, chunks, res.BytesUploaded, want, chunkSize)
 	}
-}
-
-// testCertificate returns a fresh self-signed certificate, DER encoded.
-func testCertificate(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "PK"}, NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
 }
